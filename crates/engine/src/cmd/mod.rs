@@ -1,0 +1,57 @@
+//! The data commands, one module per family, each exporting a `COMMANDS` table of
+//! `(name, lock mode, handler)`; the server joins them with the generated metadata.
+//!
+//! - [`string`]: GET, SET and the rest of the string family
+//! - [`keys`]: generic key commands (DEL, EXISTS, EXPIRE, RENAME, SCAN, ...)
+//! - [`db`]: whole-database commands (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB)
+//! - [`registry`]: the data commands joined with their metadata, and `execute`
+
+pub mod db;
+pub mod keys;
+pub mod registry;
+pub mod string;
+
+use redoubt_resp::number::parse_i64;
+
+use crate::exec::{err, CmdError, Handler};
+
+/// Which shards the dispatcher locks before calling a handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// The shards of the keys named by the command's key specs.
+    Keys,
+    /// Every shard (the command sees the whole keyspace at one instant).
+    All,
+    /// None: the handler locks what it needs itself, shard by shard.
+    None,
+}
+
+/// A data command's registration.
+pub struct DataCommand {
+    pub name: &'static str,
+    pub lock: LockMode,
+    pub handler: Handler,
+}
+
+/// Every data command of this crate.
+pub fn all() -> impl Iterator<Item = &'static DataCommand> {
+    string::COMMANDS
+        .iter()
+        .chain(keys::COMMANDS)
+        .chain(db::COMMANDS)
+}
+
+/// An integer argument, or Redis's "not an integer" error.
+pub fn int_arg(a: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(a).ok_or(err::NOT_INTEGER)
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+pub fn is(a: &[u8], name: &str) -> bool {
+    a.eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// The error for a bad expire time in command `name`.
+pub fn invalid_expire(name: &str) -> CmdError {
+    CmdError::Owned(format!("ERR invalid expire time in '{name}' command"))
+}

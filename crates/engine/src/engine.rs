@@ -1,0 +1,141 @@
+//! [`Engine`]: the shared state a command runs against — the keyspace, the journal
+//! and the tunables that commands read on the hot path (as atomics, so a CONFIG SET
+//! is seen by every thread without a lock).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+
+use crate::journal::Journal;
+use crate::keyspace::Keyspace;
+
+/// `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EvictionPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl EvictionPolicy {
+    pub const ALL: [EvictionPolicy; 8] = [
+        EvictionPolicy::VolatileLru,
+        EvictionPolicy::VolatileLfu,
+        EvictionPolicy::VolatileRandom,
+        EvictionPolicy::VolatileTtl,
+        EvictionPolicy::AllkeysLru,
+        EvictionPolicy::AllkeysLfu,
+        EvictionPolicy::AllkeysRandom,
+        EvictionPolicy::NoEviction,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
+            EvictionPolicy::AllkeysLru => "allkeys-lru",
+            EvictionPolicy::AllkeysLfu => "allkeys-lfu",
+            EvictionPolicy::AllkeysRandom => "allkeys-random",
+            EvictionPolicy::NoEviction => "noeviction",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+    }
+
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu
+        )
+    }
+
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        )
+    }
+}
+
+/// Tunables read by commands. Set by the server's config layer.
+pub struct Knobs {
+    pub maxmemory: AtomicU64,
+    policy: AtomicU8,
+    pub maxmemory_samples: AtomicU32,
+    pub lfu_log_factor: AtomicU32,
+    pub lfu_decay_time: AtomicU32,
+    /// `proto-max-bulk-len`: also the largest string a command may build.
+    pub proto_max_bulk_len: AtomicI64,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: AtomicBool,
+    pub lazyfree_lazy_expire: AtomicBool,
+    pub lazyfree_lazy_eviction: AtomicBool,
+    pub lazyfree_lazy_user_del: AtomicBool,
+    pub lazyfree_lazy_user_flush: AtomicBool,
+    /// True while this server replicates from a master: keys expire only logically.
+    pub is_replica: AtomicBool,
+    /// `active-expire-effort` (1..=10).
+    pub active_expire_effort: AtomicU32,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            maxmemory: AtomicU64::new(0),
+            policy: AtomicU8::new(EvictionPolicy::NoEviction as u8),
+            maxmemory_samples: AtomicU32::new(5),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_time: AtomicU32::new(1),
+            proto_max_bulk_len: AtomicI64::new(512 * 1024 * 1024),
+            active_expire: AtomicBool::new(true),
+            lazyfree_lazy_expire: AtomicBool::new(false),
+            lazyfree_lazy_eviction: AtomicBool::new(false),
+            lazyfree_lazy_user_del: AtomicBool::new(false),
+            lazyfree_lazy_user_flush: AtomicBool::new(false),
+            is_replica: AtomicBool::new(false),
+            active_expire_effort: AtomicU32::new(1),
+        }
+    }
+}
+
+impl Knobs {
+    pub fn policy(&self) -> EvictionPolicy {
+        EvictionPolicy::ALL[self.policy.load(Relaxed) as usize]
+    }
+    pub fn set_policy(&self, p: EvictionPolicy) {
+        self.policy.store(p as u8, Relaxed);
+    }
+    pub fn max_string(&self) -> u64 {
+        self.proto_max_bulk_len.load(Relaxed).max(0) as u64
+    }
+}
+
+/// Everything a command can reach.
+pub struct Engine {
+    pub keyspace: Keyspace,
+    pub journal: Journal,
+    pub knobs: Knobs,
+}
+
+impl Engine {
+    pub fn new(databases: usize) -> Engine {
+        Engine {
+            keyspace: Keyspace::new(databases),
+            journal: Journal::default(),
+            knobs: Knobs::default(),
+        }
+    }
+}

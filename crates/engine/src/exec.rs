@@ -1,0 +1,472 @@
+//! The execution context of one command: [`Ctx`] (the reply buffer and the keyspace
+//! view) and [`Db`], through which every read and write of a key goes, so that lazy
+//! expiry, the LRU/LFU clock, hit/miss counters, the dirty counter and the journal are
+//! handled in one place and no command can forget them.
+//!
+//! A `Db` holds the shard locks the dispatcher took for the command; a key outside
+//! them is a bug in the command's key spec, reported as an error, never a deadlock.
+
+use redoubt_resp::request::{Args, OwnedArgs};
+use redoubt_resp::ReplyBuf;
+
+use crate::clock::{lfu_init, lfu_touch, lru_clock};
+use crate::dict::Dict;
+use crate::engine::Engine;
+use crate::entry::{Entry, EntryMut, EntryRef};
+use crate::keyspace::{KeyLoc, Locked, ShardDb};
+use crate::stats::{self, Stat};
+use crate::value::{NewValue, StrRef, ValueRef};
+
+/// An error reply: its full text after the `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    Static(&'static str),
+    Owned(String),
+}
+
+impl CmdError {
+    pub fn text(&self) -> &str {
+        match self {
+            CmdError::Static(s) => s,
+            CmdError::Owned(s) => s,
+        }
+    }
+}
+
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        CmdError::Owned(s)
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+/// Error texts shared by many commands, exactly as Redis 7.0 words them.
+pub mod err {
+    use super::CmdError::{self, Static};
+    pub const WRONGTYPE: CmdError =
+        Static("WRONGTYPE Operation against a key holding the wrong kind of value");
+    pub const NOT_INTEGER: CmdError = Static("ERR value is not an integer or out of range");
+    pub const NOT_FLOAT: CmdError = Static("ERR value is not a valid float");
+    pub const SYNTAX: CmdError = Static("ERR syntax error");
+    pub const OVERFLOW: CmdError = Static("ERR increment or decrement would overflow");
+    pub const NO_SUCH_KEY: CmdError = Static("ERR no such key");
+    pub const DB_RANGE: CmdError = Static("ERR DB index is out of range");
+    pub const STRING_TOO_BIG: CmdError =
+        Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    pub const NOT_LOCKED: CmdError =
+        Static("ERR internal error: key outside the command's locked shards");
+    pub const INDEX_RANGE: CmdError = Static("ERR index out of range");
+    pub const OOM: CmdError = Static("OOM command not allowed when used memory > 'maxmemory'.");
+}
+
+/// How a lookup treats the key's statistics and clock (Redis's `LOOKUP_*` flags).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    /// A read: counts a hit or miss and touches the LRU/LFU clock.
+    Read,
+    /// A read that counts a hit or miss but leaves the clock (TYPE, TTL, EXISTS, OBJECT).
+    ReadNoTouch,
+    /// A lookup before a write: touches the clock, no hit/miss.
+    Write,
+    /// Neither (internal checks).
+    Peek,
+}
+
+impl Access {
+    fn counts(self) -> bool {
+        matches!(self, Access::Read | Access::ReadNoTouch)
+    }
+    fn touches(self) -> bool {
+        matches!(self, Access::Read | Access::Write)
+    }
+}
+
+/// What SET-like writes do with an existing expiry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Expiry {
+    /// Drop it (plain SET).
+    Clear,
+    /// Keep it (KEEPTTL, and in-place changes such as APPEND or INCR).
+    Keep,
+    /// Set it to this absolute unix time in milliseconds.
+    At(i64),
+}
+
+/// Keyspace access for one command.
+pub struct Db<'a> {
+    pub engine: &'a Engine,
+    locked: Locked<'a>,
+    /// The client's selected database.
+    pub index: usize,
+    /// The command's clock: one reading per command, as Redis's `commandTimeSnapshot`.
+    pub now_ms: i64,
+    /// Changes made so far (Redis's `server.dirty` delta).
+    pub dirty: u64,
+    /// Journal entries produced so far: expired-key deletions, custom propagation.
+    effects: Vec<(usize, OwnedArgs)>,
+    /// True when the command replaced its own propagation with [`Db::propagate`].
+    custom_propagation: bool,
+}
+
+impl<'a> Db<'a> {
+    pub fn new(engine: &'a Engine, locked: Locked<'a>, index: usize, now_ms: i64) -> Db<'a> {
+        Db {
+            engine,
+            locked,
+            index,
+            now_ms,
+            dirty: 0,
+            effects: Vec::new(),
+            custom_propagation: false,
+        }
+    }
+
+    /// The shard locks, for commands that walk whole shards (SCAN, KEYS, FLUSHDB).
+    pub fn locked(&mut self) -> &mut Locked<'a> {
+        &mut self.locked
+    }
+
+    /// Appends the pending effects to the journal. Must happen before a lock is
+    /// released, so that no other write to the same keys can be journaled in between.
+    fn flush_effects(&mut self) {
+        for (db, args) in self.effects.drain(..) {
+            self.engine.journal.append(db, args.args());
+        }
+    }
+
+    /// Trades the current shard locks for `shards` (after journaling what was done
+    /// under the old ones), for commands that walk the keyspace shard by shard.
+    pub fn relock_shard(&mut self, shard: usize) {
+        self.flush_effects();
+        self.locked = self.engine.keyspace.lock_none();
+        self.locked = self.engine.keyspace.lock_shard(shard);
+    }
+
+    /// Ends the command: journals its effects, then the command itself (`args`, in the
+    /// selected database) if it changed data and chose no other propagation, and
+    /// releases the locks. Returns the dirty count.
+    pub fn commit(mut self, args: Args<'_>) -> u64 {
+        self.flush_effects();
+        if self.dirty > 0 && !self.custom_propagation {
+            self.engine.journal.append(self.index, args);
+        }
+        self.dirty
+    }
+
+    /// Propagates `args` (executed in database `db`) instead of the command itself;
+    /// call once per command to propagate, in order.
+    pub fn propagate(&mut self, db: usize, args: OwnedArgs) {
+        self.custom_propagation = true;
+        if self.engine.journal.enabled() {
+            self.effects.push((db, args));
+        }
+    }
+
+    /// Marks the command as propagating nothing, even if it changed data.
+    pub fn propagate_nothing(&mut self) {
+        self.custom_propagation = true;
+    }
+
+    fn effect(&mut self, db: usize, parts: &[&[u8]]) {
+        if self.engine.journal.enabled() {
+            self.effects
+                .push((db, OwnedArgs::from_slices(parts.iter().copied())));
+        }
+    }
+
+    /// A fresh value for the LRU/LFU field of a new key.
+    pub fn new_clock(&self) -> u32 {
+        if self.engine.knobs.policy().is_lfu() {
+            lfu_init(self.now_ms)
+        } else {
+            lru_clock(self.now_ms)
+        }
+    }
+
+    fn shard_db(&mut self, db: usize, loc: &KeyLoc) -> Result<&mut ShardDb, CmdError> {
+        match self.locked.shard(loc.shard()) {
+            Some(s) => s.dbs.get_mut(db).ok_or(err::DB_RANGE),
+            None => {
+                debug_assert!(false, "key outside the locked shards");
+                Err(err::NOT_LOCKED)
+            }
+        }
+    }
+
+    /// Runs `f` on the slot table of `loc`, keeping the shard's counters in step.
+    fn with_dict<R>(
+        &mut self,
+        db: usize,
+        loc: &KeyLoc,
+        f: impl FnOnce(&mut Dict) -> R,
+    ) -> Result<R, CmdError> {
+        let sdb = self.shard_db(db, loc)?;
+        let dict = sdb.dict_mut(loc.slot);
+        let (len, vol) = (dict.len() as isize, dict.volatile() as isize);
+        let r = f(dict);
+        let (dl, dv) = (dict.len() as isize - len, dict.volatile() as isize - vol);
+        if dl != 0 || dv != 0 {
+            sdb.account(dl, dv);
+        }
+        Ok(r)
+    }
+
+    /// Deletes `key` if its expiry has passed; returns true if it did (or, on a replica,
+    /// if the key is logically expired and must be hidden).
+    fn expire_if_needed(&mut self, db: usize, key: &[u8], loc: &KeyLoc) -> Result<bool, CmdError> {
+        let now = self.now_ms;
+        let expired = {
+            let sdb = self.shard_db(db, loc)?;
+            match sdb.dict(loc.slot).and_then(|d| d.get(loc.hash, key)) {
+                Some(e) => e.expire_ms().is_some_and(|t| now > t),
+                None => return Ok(false),
+            }
+        };
+        if !expired {
+            return Ok(false);
+        }
+        if self
+            .engine
+            .knobs
+            .is_replica
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(true);
+        }
+        self.with_dict(db, loc, |d| d.remove(loc.hash, key))?;
+        stats::incr(Stat::ExpiredKeys);
+        let verb: &[u8] = if self
+            .engine
+            .knobs
+            .lazyfree_lazy_expire
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
+        self.effect(db, &[verb, key]);
+        Ok(true)
+    }
+
+    /// Looks `key` up in database `db`, expiring it lazily.
+    pub fn find_in(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        access: Access,
+    ) -> Result<Option<EntryMut<'_>>, CmdError> {
+        let loc = KeyLoc::of(key);
+        let hidden = self.expire_if_needed(db, key, &loc)?;
+        let policy = self.engine.knobs.policy();
+        let now = self.now_ms;
+        let knobs = &self.engine.knobs;
+        let (log_factor, decay) = (
+            knobs
+                .lfu_log_factor
+                .load(std::sync::atomic::Ordering::Relaxed),
+            knobs
+                .lfu_decay_time
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let sdb = self.shard_db(db, &loc)?;
+        let found = if hidden {
+            None
+        } else {
+            sdb.dict_mut(loc.slot).get_mut(loc.hash, key)
+        };
+        if access.counts() {
+            stats::incr(if found.is_some() {
+                Stat::KeyspaceHits
+            } else {
+                Stat::KeyspaceMisses
+            });
+        }
+        Ok(found.map(|mut e| {
+            if access.touches() {
+                let clock = if policy.is_lfu() {
+                    lfu_touch(e.lru(), now, log_factor, decay, fast_random_unit())
+                } else {
+                    lru_clock(now)
+                };
+                e.set_lru(clock);
+            }
+            e
+        }))
+    }
+
+    /// Looks `key` up in the selected database.
+    pub fn find(&mut self, key: &[u8], access: Access) -> Result<Option<EntryMut<'_>>, CmdError> {
+        self.find_in(self.index, key, access)
+    }
+
+    /// True when `key` exists (not expired) in the selected database, looked up as
+    /// before a write (Redis's `lookupKeyWrite`).
+    pub fn exists(&mut self, key: &[u8]) -> Result<bool, CmdError> {
+        Ok(self.find(key, Access::Write)?.is_some())
+    }
+
+    /// The string at `key`, copied out; WRONGTYPE for another type.
+    pub fn get_string(&mut self, key: &[u8], access: Access) -> Result<Option<Vec<u8>>, CmdError> {
+        match self.find(key, access)? {
+            None => Ok(None),
+            Some(e) => match e.value().as_str() {
+                Some(s) => Ok(Some(s.to_vec())),
+                None => Err(err::WRONGTYPE),
+            },
+        }
+    }
+
+    /// Calls `f` with the string at `key` without copying it; WRONGTYPE for another type.
+    pub fn with_string<R>(
+        &mut self,
+        key: &[u8],
+        access: Access,
+        f: impl FnOnce(Option<StrRef<'_>>) -> R,
+    ) -> Result<R, CmdError> {
+        match self.find(key, access)? {
+            None => Ok(f(None)),
+            Some(e) => match e.value().as_str() {
+                Some(s) => Ok(f(Some(s))),
+                None => Err(err::WRONGTYPE),
+            },
+        }
+    }
+
+    /// Stores `value` at `key` in database `db`, creating or overwriting it.
+    pub fn set_in(&mut self, db: usize, key: &[u8], value: NewValue, expiry: Expiry) -> CmdResult {
+        let loc = KeyLoc::of(key);
+        self.expire_if_needed(db, key, &loc)?;
+        let clock = self.new_clock();
+        self.with_dict(db, &loc, |d| {
+            let exists = d.get(loc.hash, key).is_some();
+            if exists {
+                d.replace(loc.hash, key, |e| {
+                    let keep = e.as_ref().expire_ms();
+                    let e = e.with_value(value);
+                    match expiry {
+                        Expiry::Clear => e.with_expire(None),
+                        Expiry::Keep => e.with_expire(keep),
+                        Expiry::At(t) => e.with_expire(Some(t)),
+                    }
+                });
+            } else {
+                let exp = match expiry {
+                    Expiry::At(t) => Some(t),
+                    _ => None,
+                };
+                d.insert_new(loc.hash, Entry::new(key, value, exp, clock));
+            }
+        })
+    }
+
+    pub fn set(&mut self, key: &[u8], value: NewValue, expiry: Expiry) -> CmdResult {
+        self.set_in(self.index, key, value, expiry)
+    }
+
+    /// Inserts an already-built entry (MOVE, COPY, RENAME), replacing any old one.
+    pub fn put_entry_in(&mut self, db: usize, e: Entry) -> CmdResult {
+        let key = e.as_ref().key().to_vec();
+        let loc = KeyLoc::of(&key);
+        self.with_dict(db, &loc, |d| {
+            d.remove(loc.hash, &key);
+            d.insert_new(loc.hash, e);
+        })
+    }
+
+    /// Removes `key` from database `db` and returns its entry (expired keys count as
+    /// absent and are expired on the way).
+    pub fn take_in(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, CmdError> {
+        let loc = KeyLoc::of(key);
+        if self.expire_if_needed(db, key, &loc)? {
+            return Ok(None);
+        }
+        self.with_dict(db, &loc, |d| d.remove(loc.hash, key))
+    }
+
+    /// Deletes `key` from the selected database; true if it existed.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool, CmdError> {
+        Ok(self.take_in(self.index, key)?.is_some())
+    }
+
+    /// Sets or clears the expiry of an existing key; false if the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], expire_ms: Option<i64>) -> Result<bool, CmdError> {
+        let loc = KeyLoc::of(key);
+        if self.expire_if_needed(self.index, key, &loc)? {
+            return Ok(false);
+        }
+        self.with_dict(self.index, &loc, |d| {
+            d.replace(loc.hash, key, |e| e.with_expire(expire_ms))
+        })
+    }
+
+    /// Replaces the value of an existing key in place of the old one, keeping its
+    /// expiry (APPEND, INCR, SETRANGE); creates the key if absent.
+    pub fn update(&mut self, key: &[u8], value: NewValue) -> CmdResult {
+        self.set(key, value, Expiry::Keep)
+    }
+
+    /// The table of `slot` in database `db`, if its shard is locked and it has one.
+    pub fn slot_dict(&mut self, db: usize, slot: u16) -> Option<&Dict> {
+        let shard = crate::keyspace::shard_of_slot(slot);
+        self.locked.shard(shard)?.dbs.get(db)?.dict(slot)
+    }
+
+    /// Database `db`'s part of shard `shard`, if that shard is locked.
+    pub fn shard_part(&mut self, db: usize, shard: usize) -> Option<&mut ShardDb> {
+        self.locked.shard(shard)?.dbs.get_mut(db)
+    }
+
+    /// True when the command holds the lock of `shard`.
+    pub fn holds(&self, shard: usize) -> bool {
+        self.locked.shard_ref(shard).is_some()
+    }
+
+    /// A read-only view of the entry at `key` without expiring it (for DEBUG, digests).
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Result<Option<EntryRef<'_>>, CmdError> {
+        let loc = KeyLoc::of(key);
+        let sdb = self.shard_db(db, &loc)?;
+        Ok(sdb.dict(loc.slot).and_then(|d| d.get(loc.hash, key)))
+    }
+}
+
+/// The value type check shared by string commands.
+pub fn string_of<'e>(v: ValueRef<'e>) -> Result<StrRef<'e>, CmdError> {
+    v.as_str().ok_or(err::WRONGTYPE)
+}
+
+/// A cheap thread-local xorshift generator, for sampling (LFU increments, random keys,
+/// eviction). Not for anything an attacker should not predict.
+pub fn fast_random() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = crate::clock::now_us() as u64;
+            let addr = &t as *const u64 as u64;
+            (t ^ addr.rotate_left(32)) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+/// A random number in [0, 1).
+pub fn fast_random_unit() -> f64 {
+    (fast_random() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What a command sees while it runs.
+pub struct Ctx<'a, 'o> {
+    pub db: Db<'a>,
+    pub out: &'o mut ReplyBuf,
+}
+
+/// A data command's handler.
+pub type Handler = fn(&mut Ctx<'_, '_>, Args<'_>) -> CmdResult;

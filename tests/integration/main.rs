@@ -1,0 +1,1 @@
+//! Black-box tests: real redoubt-server processes on free loopback ports.
