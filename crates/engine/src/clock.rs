@@ -5,18 +5,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Unix time in microseconds.
 pub fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
 /// The LRU clock wraps at 24 bits, with one-second resolution (Redis's `LRU_CLOCK_MAX`).
@@ -33,11 +27,7 @@ pub fn lru_clock(now_ms: i64) -> u32 {
 pub fn idle_ms(lru: u32, now_ms: i64) -> u64 {
     let clock = lru_clock(now_ms);
     let lru = lru & LRU_CLOCK_MAX;
-    let secs = if clock >= lru {
-        clock - lru
-    } else {
-        clock + (LRU_CLOCK_MAX - lru)
-    };
+    let secs = if clock >= lru { clock - lru } else { clock + (LRU_CLOCK_MAX - lru) };
     secs as u64 * 1000
 }
 
@@ -57,16 +47,8 @@ pub fn lfu_decayed(lru: u32, now_ms: i64, decay_minutes: u32) -> u32 {
     let ldt = lru >> 8;
     let counter = lru & 0xff;
     let now = lfu_minutes(now_ms);
-    let elapsed = if now >= ldt {
-        now - ldt
-    } else {
-        65535 - ldt + now
-    };
-    let periods = if decay_minutes > 0 {
-        elapsed / decay_minutes
-    } else {
-        0
-    };
+    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
+    let periods = if decay_minutes > 0 { elapsed / decay_minutes } else { 0 };
     counter.saturating_sub(periods)
 }
 

@@ -45,11 +45,7 @@ unsafe impl Send for Dict {}
 
 impl Default for Dict {
     fn default() -> Self {
-        Dict {
-            buckets: Box::new([]),
-            len: 0,
-            volatile: 0,
-        }
+        Dict { buckets: Box::new([]), len: 0, volatile: 0 }
     }
 }
 
@@ -96,14 +92,7 @@ impl Dict {
         if self.len == 0 {
             return None;
         }
-        let p = unsafe {
-            *Self::link(
-                self.buckets.as_ptr() as *mut *mut u8,
-                self.mask(),
-                hash,
-                key,
-            )
-        };
+        let p = unsafe { *Self::link(self.buckets.as_ptr() as *mut *mut u8, self.mask(), hash, key) };
         (!p.is_null()).then(|| unsafe { EntryRef::from_ptr(p) })
     }
 
@@ -368,14 +357,10 @@ mod tests {
         assert_eq!(d.len(), 1000);
         assert_eq!(d.buckets(), 1024);
         for i in 0..1000u32 {
-            assert!(d
-                .get(hash_key(&i.to_be_bytes()), &i.to_be_bytes())
-                .is_some());
+            assert!(d.get(hash_key(&i.to_be_bytes()), &i.to_be_bytes()).is_some());
         }
         for i in 0..990u32 {
-            assert!(d
-                .remove(hash_key(&i.to_be_bytes()), &i.to_be_bytes())
-                .is_some());
+            assert!(d.remove(hash_key(&i.to_be_bytes()), &i.to_be_bytes()).is_some());
         }
         assert!(d.buckets() <= 64, "shrunk to {}", d.buckets());
         assert_eq!(full_scan(&d).len(), 10);

@@ -47,16 +47,11 @@ impl EvictionPolicy {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s))
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
     }
 
     pub fn is_lfu(self) -> bool {
-        matches!(
-            self,
-            EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu
-        )
+        matches!(self, EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu)
     }
 
     pub fn volatile_only(self) -> bool {
@@ -132,10 +127,6 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(databases: usize) -> Engine {
-        Engine {
-            keyspace: Keyspace::new(databases),
-            journal: Journal::default(),
-            knobs: Knobs::default(),
-        }
+        Engine { keyspace: Keyspace::new(databases), journal: Journal::default(), knobs: Knobs::default() }
     }
 }

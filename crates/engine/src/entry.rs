@@ -118,20 +118,12 @@ unsafe fn shape(p: *const u8) -> Shape {
         KIND_EMBSTR => 1 + *p.add(val_off) as usize,
         _ => 8,
     };
-    Shape {
-        kind,
-        expire_off,
-        key_off,
-        key_len,
-        val_off,
-        total: val_off + payload,
-    }
+    Shape { kind, expire_off, key_off, key_len, val_off, total: val_off + payload }
 }
 
 fn layout(size: usize) -> Layout {
     // Sizes come from keys and values already held in memory, far below isize::MAX.
-    Layout::from_size_align(size, ALIGN)
-        .unwrap_or_else(|_| handle_alloc_error(Layout::new::<u64>()))
+    Layout::from_size_align(size, ALIGN).unwrap_or_else(|_| handle_alloc_error(Layout::new::<u64>()))
 }
 
 unsafe fn allocate(size: usize) -> NonNull<u8> {
@@ -185,17 +177,11 @@ impl Entry {
     }
 
     pub fn as_ref(&self) -> EntryRef<'_> {
-        EntryRef {
-            p: self.0,
-            _life: PhantomData,
-        }
+        EntryRef { p: self.0, _life: PhantomData }
     }
 
     pub fn as_mut(&mut self) -> EntryMut<'_> {
-        EntryMut {
-            p: self.0,
-            _life: PhantomData,
-        }
+        EntryMut { p: self.0, _life: PhantomData }
     }
 
     pub(crate) fn into_raw(self) -> *mut u8 {
@@ -229,8 +215,7 @@ impl Entry {
             let expire_len = if expire_ms.is_some() { 8 } else { 0 };
             let p = allocate(head + expire_len + tail_len).as_ptr();
             ptr::copy_nonoverlapping(old, p, head);
-            let flags = (*old.add(OFF_FLAGS) & !HAS_EXPIRE)
-                | if expire_ms.is_some() { HAS_EXPIRE } else { 0 };
+            let flags = (*old.add(OFF_FLAGS) & !HAS_EXPIRE) | if expire_ms.is_some() { HAS_EXPIRE } else { 0 };
             *p.add(OFF_FLAGS) = flags;
             if let Some(e) = expire_ms {
                 ptr::write_unaligned(p.add(head) as *mut i64, e);
@@ -258,11 +243,7 @@ impl Entry {
                 ptr::copy_nonoverlapping(old.add(at), p.add(head), 8);
             }
             ptr::copy_nonoverlapping(key.as_ptr(), p.add(head + expire_len), key.len());
-            ptr::copy_nonoverlapping(
-                old.add(s.val_off),
-                p.add(head + expire_len + key.len()),
-                payload,
-            );
+            ptr::copy_nonoverlapping(old.add(s.val_off), p.add(head + expire_len + key.len()), payload);
             // The object pointer, if any, moved with the payload bytes.
             dealloc(old, layout(s.total));
             std::mem::forget(self);
@@ -297,9 +278,7 @@ impl Drop for Entry {
             let p = self.0.as_ptr();
             let s = shape(p);
             if s.kind == KIND_OBJ {
-                drop(Box::from_raw(ptr::read_unaligned(
-                    p.add(s.val_off) as *const *mut Object
-                )));
+                drop(Box::from_raw(ptr::read_unaligned(p.add(s.val_off) as *const *mut Object)));
             }
             dealloc(p, layout(s.total));
         }
@@ -321,9 +300,7 @@ macro_rules! entry_reads {
             pub fn expire_ms(&self) -> Option<i64> {
                 unsafe {
                     let p = self.p.as_ptr();
-                    shape(p)
-                        .expire_off
-                        .map(|at| ptr::read_unaligned(p.add(at) as *const i64))
+                    shape(p).expire_off.map(|at| ptr::read_unaligned(p.add(at) as *const i64))
                 }
             }
 
@@ -337,13 +314,8 @@ macro_rules! entry_reads {
                     let s = shape(p);
                     let v = p.add(s.val_off);
                     match s.kind {
-                        KIND_EMBSTR => ValueRef::Str(StrRef::Embstr(std::slice::from_raw_parts(
-                            v.add(1),
-                            *v as usize,
-                        ))),
-                        KIND_INT => {
-                            ValueRef::Str(StrRef::Int(ptr::read_unaligned(v as *const i64)))
-                        }
+                        KIND_EMBSTR => ValueRef::Str(StrRef::Embstr(std::slice::from_raw_parts(v.add(1), *v as usize))),
+                        KIND_INT => ValueRef::Str(StrRef::Int(ptr::read_unaligned(v as *const i64))),
                         _ => ValueRef::Obj(&*ptr::read_unaligned(v as *const *const Object)),
                     }
                 }
@@ -354,9 +326,7 @@ macro_rules! entry_reads {
                 let value = match self.value() {
                     ValueRef::Str(StrRef::Embstr(b)) => NewValue::Embstr(b),
                     ValueRef::Str(StrRef::Int(i)) => NewValue::Int(i),
-                    ValueRef::Str(StrRef::Raw(b)) => {
-                        NewValue::Obj(Box::new(Object::Str(b.to_vec())))
-                    }
+                    ValueRef::Str(StrRef::Raw(b)) => NewValue::Obj(Box::new(Object::Str(b.to_vec()))),
                     ValueRef::Obj(o) => NewValue::Obj(Box::new(o.clone())),
                 };
                 Entry::new(key, value, self.expire_ms(), self.lru())
@@ -390,10 +360,7 @@ entry_reads!(EntryMut);
 
 impl<'a> EntryRef<'a> {
     pub(crate) unsafe fn from_ptr(p: *mut u8) -> Self {
-        EntryRef {
-            p: NonNull::new_unchecked(p),
-            _life: PhantomData,
-        }
+        EntryRef { p: NonNull::new_unchecked(p), _life: PhantomData }
     }
     pub(crate) fn next(&self) -> *mut u8 {
         unsafe { ptr::read_unaligned(self.p.as_ptr().add(OFF_NEXT) as *const *mut u8) }
@@ -402,10 +369,7 @@ impl<'a> EntryRef<'a> {
 
 impl<'a> EntryMut<'a> {
     pub(crate) unsafe fn from_ptr(p: *mut u8) -> Self {
-        EntryMut {
-            p: NonNull::new_unchecked(p),
-            _life: PhantomData,
-        }
+        EntryMut { p: NonNull::new_unchecked(p), _life: PhantomData }
     }
 
     pub fn set_lru(&mut self, lru: u32) {
@@ -418,8 +382,7 @@ impl<'a> EntryMut<'a> {
         unsafe {
             let p = self.p.as_ptr();
             let s = shape(p);
-            (s.kind == KIND_OBJ)
-                .then(|| &mut *ptr::read_unaligned(p.add(s.val_off) as *const *mut Object))
+            (s.kind == KIND_OBJ).then(|| &mut *ptr::read_unaligned(p.add(s.val_off) as *const *mut Object))
         }
     }
 

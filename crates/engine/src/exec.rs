@@ -44,18 +44,15 @@ pub type CmdResult = Result<(), CmdError>;
 /// Error texts shared by many commands, exactly as Redis 7.0 words them.
 pub mod err {
     use super::CmdError::{self, Static};
-    pub const WRONGTYPE: CmdError =
-        Static("WRONGTYPE Operation against a key holding the wrong kind of value");
+    pub const WRONGTYPE: CmdError = Static("WRONGTYPE Operation against a key holding the wrong kind of value");
     pub const NOT_INTEGER: CmdError = Static("ERR value is not an integer or out of range");
     pub const NOT_FLOAT: CmdError = Static("ERR value is not a valid float");
     pub const SYNTAX: CmdError = Static("ERR syntax error");
     pub const OVERFLOW: CmdError = Static("ERR increment or decrement would overflow");
     pub const NO_SUCH_KEY: CmdError = Static("ERR no such key");
     pub const DB_RANGE: CmdError = Static("ERR DB index is out of range");
-    pub const STRING_TOO_BIG: CmdError =
-        Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    pub const NOT_LOCKED: CmdError =
-        Static("ERR internal error: key outside the command's locked shards");
+    pub const STRING_TOO_BIG: CmdError = Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    pub const NOT_LOCKED: CmdError = Static("ERR internal error: key outside the command's locked shards");
     pub const INDEX_RANGE: CmdError = Static("ERR index out of range");
     pub const OOM: CmdError = Static("OOM command not allowed when used memory > 'maxmemory'.");
 }
@@ -111,15 +108,7 @@ pub struct Db<'a> {
 
 impl<'a> Db<'a> {
     pub fn new(engine: &'a Engine, locked: Locked<'a>, index: usize, now_ms: i64) -> Db<'a> {
-        Db {
-            engine,
-            locked,
-            index,
-            now_ms,
-            dirty: 0,
-            effects: Vec::new(),
-            custom_propagation: false,
-        }
+        Db { engine, locked, index, now_ms, dirty: 0, effects: Vec::new(), custom_propagation: false }
     }
 
     /// The shard locks, for commands that walk whole shards (SCAN, KEYS, FLUSHDB).
@@ -170,8 +159,7 @@ impl<'a> Db<'a> {
 
     fn effect(&mut self, db: usize, parts: &[&[u8]]) {
         if self.engine.journal.enabled() {
-            self.effects
-                .push((db, OwnedArgs::from_slices(parts.iter().copied())));
+            self.effects.push((db, OwnedArgs::from_slices(parts.iter().copied())));
         }
     }
 
@@ -195,12 +183,7 @@ impl<'a> Db<'a> {
     }
 
     /// Runs `f` on the slot table of `loc`, keeping the shard's counters in step.
-    fn with_dict<R>(
-        &mut self,
-        db: usize,
-        loc: &KeyLoc,
-        f: impl FnOnce(&mut Dict) -> R,
-    ) -> Result<R, CmdError> {
+    fn with_dict<R>(&mut self, db: usize, loc: &KeyLoc, f: impl FnOnce(&mut Dict) -> R) -> Result<R, CmdError> {
         let sdb = self.shard_db(db, loc)?;
         let dict = sdb.dict_mut(loc.slot);
         let (len, vol) = (dict.len() as isize, dict.volatile() as isize);
@@ -226,22 +209,12 @@ impl<'a> Db<'a> {
         if !expired {
             return Ok(false);
         }
-        if self
-            .engine
-            .knobs
-            .is_replica
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if self.engine.knobs.is_replica.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(true);
         }
         self.with_dict(db, loc, |d| d.remove(loc.hash, key))?;
         stats::incr(Stat::ExpiredKeys);
-        let verb: &[u8] = if self
-            .engine
-            .knobs
-            .lazyfree_lazy_expire
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        let verb: &[u8] = if self.engine.knobs.lazyfree_lazy_expire.load(std::sync::atomic::Ordering::Relaxed) {
             b"UNLINK"
         } else {
             b"DEL"
@@ -251,37 +224,20 @@ impl<'a> Db<'a> {
     }
 
     /// Looks `key` up in database `db`, expiring it lazily.
-    pub fn find_in(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        access: Access,
-    ) -> Result<Option<EntryMut<'_>>, CmdError> {
+    pub fn find_in(&mut self, db: usize, key: &[u8], access: Access) -> Result<Option<EntryMut<'_>>, CmdError> {
         let loc = KeyLoc::of(key);
         let hidden = self.expire_if_needed(db, key, &loc)?;
         let policy = self.engine.knobs.policy();
         let now = self.now_ms;
         let knobs = &self.engine.knobs;
         let (log_factor, decay) = (
-            knobs
-                .lfu_log_factor
-                .load(std::sync::atomic::Ordering::Relaxed),
-            knobs
-                .lfu_decay_time
-                .load(std::sync::atomic::Ordering::Relaxed),
+            knobs.lfu_log_factor.load(std::sync::atomic::Ordering::Relaxed),
+            knobs.lfu_decay_time.load(std::sync::atomic::Ordering::Relaxed),
         );
         let sdb = self.shard_db(db, &loc)?;
-        let found = if hidden {
-            None
-        } else {
-            sdb.dict_mut(loc.slot).get_mut(loc.hash, key)
-        };
+        let found = if hidden { None } else { sdb.dict_mut(loc.slot).get_mut(loc.hash, key) };
         if access.counts() {
-            stats::incr(if found.is_some() {
-                Stat::KeyspaceHits
-            } else {
-                Stat::KeyspaceMisses
-            });
+            stats::incr(if found.is_some() { Stat::KeyspaceHits } else { Stat::KeyspaceMisses });
         }
         Ok(found.map(|mut e| {
             if access.touches() {
@@ -396,9 +352,7 @@ impl<'a> Db<'a> {
         if self.expire_if_needed(self.index, key, &loc)? {
             return Ok(false);
         }
-        self.with_dict(self.index, &loc, |d| {
-            d.replace(loc.hash, key, |e| e.with_expire(expire_ms))
-        })
+        self.with_dict(self.index, &loc, |d| d.replace(loc.hash, key, |e| e.with_expire(expire_ms)))
     }
 
     /// Replaces the value of an existing key in place of the old one, keeping its

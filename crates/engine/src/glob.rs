@@ -55,9 +55,7 @@ fn match_one(pattern: &[u8], p: usize, c: u8, nocase: bool) -> Option<usize> {
     match pattern[p] {
         b'?' => Some(1),
         b'[' => match_class(pattern, p, c, nocase),
-        b'\\' if p + 1 < pattern.len() => {
-            (fold(pattern[p + 1], nocase) == fold(c, nocase)).then_some(2)
-        }
+        b'\\' if p + 1 < pattern.len() => (fold(pattern[p + 1], nocase) == fold(c, nocase)).then_some(2),
         lit => (fold(lit, nocase) == fold(c, nocase)).then_some(1),
     }
 }
@@ -120,13 +118,6 @@ mod tests {
         assert!(!m("abc", "abcd"));
         assert!(glob_match(b"HE*", b"hello", true));
         let long = "a".repeat(1000);
-        assert!(!m(
-            &"a*"
-                .repeat(50)
-                .chars()
-                .chain("b".chars())
-                .collect::<String>(),
-            &long
-        ));
+        assert!(!m(&"a*".repeat(50).chars().chain("b".chars()).collect::<String>(), &long));
     }
 }

@@ -69,10 +69,7 @@ impl Journal {
             inner: Mutex::new(Inner {
                 offset: 0,
                 selected_db: None,
-                backlog: Backlog {
-                    buf: VecDeque::new(),
-                    capacity: backlog_bytes,
-                },
+                backlog: Backlog { buf: VecDeque::new(), capacity: backlog_bytes },
                 wakers: Vec::new(),
             }),
         }
@@ -158,10 +155,7 @@ impl Journal {
     /// First and last offsets the backlog can serve, and its length.
     pub fn backlog_range(&self) -> (u64, usize) {
         let inner = self.lock();
-        (
-            inner.offset - inner.backlog.buf.len() as u64 + 1,
-            inner.backlog.buf.len(),
-        )
+        (inner.offset - inner.backlog.buf.len() as u64 + 1, inner.backlog.buf.len())
     }
 }
 
@@ -213,10 +207,7 @@ mod tests {
         j.set_enabled(true);
         j.append(0, cmd(&["SET", "a", "1"]).args());
         let all = j.read_from(0, usize::MAX).unwrap();
-        assert_eq!(
-            all,
-            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
-        );
+        assert_eq!(all, b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
         assert_eq!(j.offset(), all.len() as u64);
         j.append(0, cmd(&["DEL", "a"]).args());
         // The backlog keeps only its last 64 bytes: the start is gone now.

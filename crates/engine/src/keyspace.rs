@@ -31,10 +31,7 @@ pub struct KeyLoc {
 
 impl KeyLoc {
     pub fn of(key: &[u8]) -> KeyLoc {
-        KeyLoc {
-            slot: key_slot(key),
-            hash: hash_key(key),
-        }
+        KeyLoc { slot: key_slot(key), hash: hash_key(key) }
     }
     pub fn shard(&self) -> usize {
         shard_of_slot(self.slot)
@@ -92,11 +89,7 @@ impl ShardDb {
 
     /// Every non-empty slot table of shard `shard`, with its slot number.
     pub fn dicts(&self, shard: usize) -> impl Iterator<Item = (u16, &Dict)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| !d.is_empty())
-            .map(move |(i, d)| ((i * SHARDS + shard) as u16, d))
+        self.slots.iter().enumerate().filter(|(_, d)| !d.is_empty()).map(move |(i, d)| ((i * SHARDS + shard) as u16, d))
     }
 
     /// Drops every key; returns the tables so the caller may free them elsewhere.
@@ -118,13 +111,8 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(dbs: usize) -> Keyspace {
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    dbs: (0..dbs).map(|_| ShardDb::default()).collect(),
-                })
-            })
-            .collect();
+        let shards =
+            (0..SHARDS).map(|_| Mutex::new(Shard { dbs: (0..dbs).map(|_| ShardDb::default()).collect() })).collect();
         Keyspace { shards, dbs }
     }
 
@@ -138,17 +126,12 @@ impl Keyspace {
 
     /// Locks no shard (for commands that touch no key).
     pub fn lock_none(&self) -> Locked<'_> {
-        Locked {
-            guards: Guards::None,
-        }
+        Locked { guards: Guards::None }
     }
 
     /// Locks the shards that hold `keys`, in ascending order.
     pub fn lock_keys<'k, I: IntoIterator<Item = &'k [u8]>>(&self, keys: I) -> Locked<'_> {
-        let mut shards: Vec<usize> = keys
-            .into_iter()
-            .map(|k| shard_of_slot(key_slot(k)))
-            .collect();
+        let mut shards: Vec<usize> = keys.into_iter().map(|k| shard_of_slot(key_slot(k))).collect();
         self.lock_shards(&mut shards)
     }
 
@@ -158,28 +141,20 @@ impl Keyspace {
         shards.dedup();
         match shards.len() {
             0 => self.lock_none(),
-            1 => Locked {
-                guards: Guards::One(shards[0], self.lock(shards[0])),
-            },
+            1 => Locked { guards: Guards::One(shards[0], self.lock(shards[0])) },
             n if n == SHARDS => self.lock_all(),
-            _ => Locked {
-                guards: Guards::Some(shards.iter().map(|&s| (s, self.lock(s))).collect()),
-            },
+            _ => Locked { guards: Guards::Some(shards.iter().map(|&s| (s, self.lock(s))).collect()) },
         }
     }
 
     /// Locks one shard.
     pub fn lock_shard(&self, shard: usize) -> Locked<'_> {
-        Locked {
-            guards: Guards::One(shard, self.lock(shard)),
-        }
+        Locked { guards: Guards::One(shard, self.lock(shard)) }
     }
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
-        Locked {
-            guards: Guards::All((0..SHARDS).map(|s| self.lock(s)).collect()),
-        }
+        Locked { guards: Guards::All((0..SHARDS).map(|s| self.lock(s)).collect()) }
     }
 
     /// Keys in database `db`, shard by shard (each shard locked briefly, so the total
@@ -210,10 +185,7 @@ impl<'k> Locked<'k> {
         match &mut self.guards {
             Guards::None => None,
             Guards::One(s, g) => (*s == shard).then(|| &mut **g),
-            Guards::Some(v) => v
-                .binary_search_by_key(&shard, |(s, _)| *s)
-                .ok()
-                .map(|i| &mut *v[i].1),
+            Guards::Some(v) => v.binary_search_by_key(&shard, |(s, _)| *s).ok().map(|i| &mut *v[i].1),
             Guards::All(v) => v.get_mut(shard).map(|g| &mut **g),
         }
     }
@@ -223,10 +195,7 @@ impl<'k> Locked<'k> {
         match &self.guards {
             Guards::None => None,
             Guards::One(s, g) => (*s == shard).then(|| &**g),
-            Guards::Some(v) => v
-                .binary_search_by_key(&shard, |(s, _)| *s)
-                .ok()
-                .map(|i| &*v[i].1),
+            Guards::Some(v) => v.binary_search_by_key(&shard, |(s, _)| *s).ok().map(|i| &*v[i].1),
             Guards::All(v) => v.get(shard).map(|g| &**g),
         }
     }
@@ -257,16 +226,11 @@ mod tests {
         let mut l = ks.lock_keys([&b"a"[..], b"b", b"a"]);
         let sa = KeyLoc::of(b"a").shard();
         assert!(l.shard(sa).is_some());
-        assert!(
-            l.shard((sa + 1) % SHARDS).is_none() || KeyLoc::of(b"b").shard() == (sa + 1) % SHARDS
-        );
+        assert!(l.shard((sa + 1) % SHARDS).is_none() || KeyLoc::of(b"b").shard() == (sa + 1) % SHARDS);
         drop(l);
         let mut all = ks.lock_all();
         assert!(all.shard(SHARDS - 1).is_some());
         assert!(all.is_all());
-        assert_eq!(
-            slots_of_shard(3).take(2).collect::<Vec<_>>(),
-            vec![3, 3 + SHARDS as u16]
-        );
+        assert_eq!(slots_of_shard(3).take(2).collect::<Vec<_>>(), vec![3, 3 + SHARDS as u16]);
     }
 }

@@ -28,19 +28,10 @@ pub enum LdError {
 /// `value + incr` as Redis computes it, formatted as Redis prints it.
 pub fn add(value: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, LdError> {
     let mut out = vec![0u8; 5 * 1024 + 64];
-    let (vp, vl) = value.map_or((std::ptr::null(), 0), |v| {
-        (v.as_ptr() as *const c_char, v.len())
-    });
+    let (vp, vl) = value.map_or((std::ptr::null(), 0), |v| (v.as_ptr() as *const c_char, v.len()));
     // Safety: pointers and lengths describe live slices; C writes at most `cap` bytes.
     let n = unsafe {
-        redoubt_ld_add(
-            vp,
-            vl,
-            incr.as_ptr() as *const c_char,
-            incr.len(),
-            out.as_mut_ptr() as *mut c_char,
-            out.len(),
-        )
+        redoubt_ld_add(vp, vl, incr.as_ptr() as *const c_char, incr.len(), out.as_mut_ptr() as *mut c_char, out.len())
     };
     match n {
         -1 => Err(LdError::BadValue),

@@ -76,12 +76,7 @@ struct Registry {
 
 fn registry() -> &'static Mutex<Registry> {
     static R: OnceLock<Mutex<Registry>> = OnceLock::new();
-    R.get_or_init(|| {
-        Mutex::new(Registry {
-            blocks: Vec::new(),
-            free: Vec::new(),
-        })
-    })
+    R.get_or_init(|| Mutex::new(Registry { blocks: Vec::new(), free: Vec::new() }))
 }
 
 struct Handle(Arc<StatBlock>);
@@ -129,10 +124,7 @@ pub fn incr(stat: Stat) {
 /// The process-wide total of a named counter.
 pub fn total(stat: Stat) -> u64 {
     let r = registry().lock().unwrap_or_else(|e| e.into_inner());
-    r.blocks
-        .iter()
-        .map(|b| b.counters[stat as usize].load(Relaxed))
-        .sum()
+    r.blocks.iter().map(|b| b.counters[stat as usize].load(Relaxed)).sum()
 }
 
 /// Records one call of command `id`.
@@ -148,9 +140,7 @@ pub fn record_call(id: usize, usec: u64, failed: bool) {
         if failed {
             c.failed.fetch_add(1, Relaxed);
         }
-        let h = c
-            .hist
-            .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        let h = c.hist.get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
         h[hist_bucket(usec)].fetch_add(1, Relaxed);
     });
 }
@@ -173,10 +163,7 @@ pub struct CmdTotals {
 }
 
 pub fn command_totals(id: usize) -> CmdTotals {
-    let mut t = CmdTotals {
-        hist: vec![0; HIST_BUCKETS],
-        ..Default::default()
-    };
+    let mut t = CmdTotals { hist: vec![0; HIST_BUCKETS], ..Default::default() };
     if id >= MAX_COMMANDS {
         return t;
     }
@@ -266,19 +253,13 @@ pub fn record_error(code: &[u8]) {
 }
 
 pub fn error_totals() -> Vec<(Vec<u8>, u64)> {
-    let mut v = error_counts()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let mut v = error_counts().lock().unwrap_or_else(|e| e.into_inner()).clone();
     v.sort();
     v
 }
 
 pub fn reset_errors() {
-    error_counts()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clear();
+    error_counts().lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 fn error_counts() -> &'static Mutex<Vec<(Vec<u8>, u64)>> {
@@ -296,11 +277,7 @@ mod tests {
         for us in 0..100_000u64 {
             let b = hist_bucket(us);
             assert!(b >= last);
-            assert!(
-                hist_bucket_upper(b) >= us,
-                "{us} in {b} upper {}",
-                hist_bucket_upper(b)
-            );
+            assert!(hist_bucket_upper(b) >= us, "{us} in {b} upper {}", hist_bucket_upper(b));
             last = b;
         }
         let mut h = vec![0u64; HIST_BUCKETS];

@@ -9,11 +9,7 @@ pub struct UnbalancedQuotes;
 /// Splits `line` into arguments, appending their bytes to `arena` and their
 /// `(start, end)` positions in `arena` to `ranges`. A NUL byte ends the line, as it
 /// does for Redis (which works on a C string here).
-pub fn split_args(
-    line: &[u8],
-    arena: &mut Vec<u8>,
-    ranges: &mut Vec<(usize, usize)>,
-) -> Result<(), UnbalancedQuotes> {
+pub fn split_args(line: &[u8], arena: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), UnbalancedQuotes> {
     let at = |i: usize| -> u8 { line.get(i).copied().unwrap_or(0) };
     let mut p = 0usize;
     loop {
@@ -109,10 +105,7 @@ mod tests {
 
     #[test]
     fn quoting_rules() {
-        assert_eq!(
-            split(b"  set a  b ").unwrap(),
-            vec![b"set".to_vec(), b"a".to_vec(), b"b".to_vec()]
-        );
+        assert_eq!(split(b"  set a  b ").unwrap(), vec![b"set".to_vec(), b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(split(b"set a \"\\x41\\n\"").unwrap()[2], b"A\n");
         assert_eq!(split(b"echo 'a\\'b'").unwrap()[1], b"a'b");
         assert_eq!(split(b"echo \"\"").unwrap()[1], b"");

@@ -107,11 +107,7 @@ pub fn push_g17(out: &mut Vec<u8>, d: f64) {
 pub fn push_g(out: &mut Vec<u8>, d: f64, precision: usize) {
     let precision = precision.clamp(1, 17);
     if d.is_nan() {
-        out.extend_from_slice(if d.is_sign_negative() {
-            b"-nan"
-        } else {
-            b"nan"
-        });
+        out.extend_from_slice(if d.is_sign_negative() { b"-nan" } else { b"nan" });
         return;
     }
     if d.is_infinite() {
@@ -184,18 +180,7 @@ mod tests {
         assert_eq!(parse_i64(b"-1"), Some(-1));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            &b""[..],
-            b"-",
-            b"+1",
-            b"01",
-            b"-0",
-            b" 1",
-            b"1 ",
-            b"9223372036854775808",
-            b"1a",
-            b"--1",
-        ] {
+        for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b" 1", b"1 ", b"9223372036854775808", b"1a", b"--1"] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));

@@ -24,10 +24,7 @@ pub struct ReplyBuf {
 
 impl ReplyBuf {
     pub fn new(proto: Protocol) -> Self {
-        ReplyBuf {
-            buf: Vec::new(),
-            proto,
-        }
+        ReplyBuf { buf: Vec::new(), proto }
     }
 
     pub fn resp3(&self) -> bool {
@@ -152,9 +149,7 @@ impl ReplyBuf {
     pub fn bool(&mut self, b: bool) {
         match self.proto {
             Protocol::Resp2 => self.int(b as i64),
-            Protocol::Resp3 => self
-                .buf
-                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" }),
         }
     }
 
@@ -207,10 +202,7 @@ pub enum Aggregate {
 pub struct Deferred(usize);
 
 fn push_sanitized(out: &mut Vec<u8>, text: &[u8]) {
-    out.extend(
-        text.iter()
-            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
-    );
+    out.extend(text.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
 }
 
 #[cfg(test)]
@@ -229,14 +221,8 @@ mod tests {
             r.bool(true);
             r.error(b"ERR a\r\nb");
         }
-        assert_eq!(
-            r2.buf,
-            b"*2\r\n$1\r\nk\r\n$18\r\n1.1000000000000001\r\n$-1\r\n:1\r\n-ERR a  b\r\n"
-        );
-        assert_eq!(
-            r3.buf,
-            b"%1\r\n$1\r\nk\r\n,1.1000000000000001\r\n_\r\n#t\r\n-ERR a  b\r\n"
-        );
+        assert_eq!(r2.buf, b"*2\r\n$1\r\nk\r\n$18\r\n1.1000000000000001\r\n$-1\r\n:1\r\n-ERR a  b\r\n");
+        assert_eq!(r3.buf, b"%1\r\n$1\r\nk\r\n,1.1000000000000001\r\n_\r\n#t\r\n-ERR a  b\r\n");
     }
 
     #[test]

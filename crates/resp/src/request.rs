@@ -39,11 +39,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bulk_len: 512 * 1024 * 1024,
-            auth_required: false,
-            is_master: false,
-        }
+        Limits { max_bulk_len: 512 * 1024 * 1024, auth_required: false, is_master: false }
     }
 }
 
@@ -75,10 +71,7 @@ enum State {
     Start,
     /// Inside a multibulk request: `remaining` arguments to go; `bulk_len` is the
     /// length announced for the next one once its `$` line has been read.
-    Multibulk {
-        remaining: i64,
-        bulk_len: Option<usize>,
-    },
+    Multibulk { remaining: i64, bulk_len: Option<usize> },
 }
 
 /// Incremental request parser; one per connection.
@@ -121,10 +114,7 @@ impl<'a> Args<'a> {
     }
     /// Arguments from `from` on, as a new view.
     pub fn tail(&self, from: usize) -> Args<'a> {
-        Args {
-            buf: self.buf,
-            ranges: &self.ranges[from.min(self.ranges.len())..],
-        }
+        Args { buf: self.buf, ranges: &self.ranges[from.min(self.ranges.len())..] }
     }
     /// Copies the arguments into owned memory (for MULTI queues, blocked clients).
     pub fn to_owned_args(&self) -> OwnedArgs {
@@ -161,10 +151,7 @@ impl OwnedArgs {
         self.ranges.push((start, self.buf.len()));
     }
     pub fn args(&self) -> Args<'_> {
-        Args {
-            buf: &self.buf,
-            ranges: &self.ranges,
-        }
+        Args { buf: &self.buf, ranges: &self.ranges }
     }
     pub fn len(&self) -> usize {
         self.ranges.len()
@@ -201,15 +188,9 @@ impl RequestParser {
     /// the buffer that was passed to [`parse`](Self::parse).
     pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
         if self.inline {
-            Args {
-                buf: &self.arena,
-                ranges: &self.ranges,
-            }
+            Args { buf: &self.arena, ranges: &self.ranges }
         } else {
-            Args {
-                buf,
-                ranges: &self.ranges,
-            }
+            Args { buf, ranges: &self.ranges }
         }
     }
 
@@ -245,20 +226,14 @@ impl RequestParser {
         inline::split_args(line, &mut self.arena, &mut self.ranges)
             .map_err(|_| ParseError::new("Protocol error: unbalanced quotes in request"))?;
         let consumed = newline + 1;
-        Ok(if self.ranges.is_empty() {
-            Parsed::Empty { consumed }
-        } else {
-            Parsed::Command { consumed }
-        })
+        Ok(if self.ranges.is_empty() { Parsed::Empty { consumed } } else { Parsed::Command { consumed } })
     }
 
     fn parse_multibulk(&mut self, buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
         if self.state == State::Start {
             self.inline = false;
             self.ranges.clear();
-            let Some((value, next)) =
-                header_line(buf, 0, "Protocol error: too big mbulk count string")?
-            else {
+            let Some((value, next)) = header_line(buf, 0, "Protocol error: too big mbulk count string")? else {
                 return Ok(Parsed::Incomplete);
             };
             let count = match parse_i64(value) {
@@ -266,33 +241,23 @@ impl RequestParser {
                 _ => return Err(ParseError::new("Protocol error: invalid multibulk length")),
             };
             if count > UNAUTH_MULTIBULK_MAX && limits.auth_required {
-                return Err(ParseError::new(
-                    "Protocol error: unauthenticated multibulk length",
-                ));
+                return Err(ParseError::new("Protocol error: unauthenticated multibulk length"));
             }
             if count <= 0 {
                 return Ok(Parsed::Empty { consumed: next });
             }
             self.ranges.reserve((count as usize).min(ARGS_PREALLOC_MAX));
             self.pos = next;
-            self.state = State::Multibulk {
-                remaining: count,
-                bulk_len: None,
-            };
+            self.state = State::Multibulk { remaining: count, bulk_len: None };
         }
-        while let State::Multibulk {
-            remaining,
-            bulk_len,
-        } = self.state
-        {
+        while let State::Multibulk { remaining, bulk_len } = self.state {
             if remaining == 0 {
                 break;
             }
             let len = match bulk_len {
                 Some(len) => len,
                 None => {
-                    let Some((value, next)) =
-                        header_line(buf, self.pos, "Protocol error: too big bulk count string")?
+                    let Some((value, next)) = header_line(buf, self.pos, "Protocol error: too big bulk count string")?
                     else {
                         return Ok(Parsed::Incomplete);
                     };
@@ -307,17 +272,12 @@ impl RequestParser {
                         _ => return Err(ParseError::new("Protocol error: invalid bulk length")),
                     };
                     if len > UNAUTH_BULK_MAX && limits.auth_required {
-                        return Err(ParseError::new(
-                            "Protocol error: unauthenticated bulk length",
-                        ));
+                        return Err(ParseError::new("Protocol error: unauthenticated bulk length"));
                     }
                     self.pos = next;
-                    let len = usize::try_from(len)
-                        .map_err(|_| ParseError::new("Protocol error: invalid bulk length"))?;
-                    self.state = State::Multibulk {
-                        remaining,
-                        bulk_len: Some(len),
-                    };
+                    let len =
+                        usize::try_from(len).map_err(|_| ParseError::new("Protocol error: invalid bulk length"))?;
+                    self.state = State::Multibulk { remaining, bulk_len: Some(len) };
                     len
                 }
             };
@@ -326,10 +286,7 @@ impl RequestParser {
             }
             self.ranges.push((self.pos, self.pos + len));
             self.pos += len + 2;
-            self.state = State::Multibulk {
-                remaining: remaining - 1,
-                bulk_len: None,
-            };
+            self.state = State::Multibulk { remaining: remaining - 1, bulk_len: None };
         }
         Ok(Parsed::Command { consumed: self.pos })
     }
@@ -338,11 +295,7 @@ impl RequestParser {
 /// Finds the header line that starts at `from`: returns its text (from `from` up to the
 /// first `\r`, the `*` or `$` included for the multibulk count's caller to skip) and the
 /// position after the two line-ending bytes, or `None` when more bytes are needed.
-fn header_line<'a>(
-    buf: &'a [u8],
-    from: usize,
-    too_big: &str,
-) -> Result<Option<(&'a [u8], usize)>, ParseError> {
+fn header_line<'a>(buf: &'a [u8], from: usize, too_big: &str) -> Result<Option<(&'a [u8], usize)>, ParseError> {
     let rest = &buf[from..];
     let Some(cr) = memchr(b'\r', rest) else {
         if rest.len() > INLINE_MAX_BYTES {
@@ -354,11 +307,7 @@ fn header_line<'a>(
     if cr + 2 > rest.len() {
         return Ok(None);
     }
-    let text = if rest[0] == b'*' {
-        &rest[1..cr]
-    } else {
-        &rest[..cr]
-    };
+    let text = if rest[0] == b'*' { &rest[1..cr] } else { &rest[..cr] };
     Ok(Some((text, from + cr + 2)))
 }
 
@@ -394,18 +343,12 @@ mod tests {
 
     #[test]
     fn pipelined_multibulk_and_inline() {
-        let cmds = parse_all(
-            b"*1\r\n$4\r\nPING\r\nget  a\r\n*0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n",
-            Limits::default(),
-        )
-        .unwrap();
+        let cmds =
+            parse_all(b"*1\r\n$4\r\nPING\r\nget  a\r\n*0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", Limits::default())
+                .unwrap();
         assert_eq!(
             cmds,
-            vec![
-                vec![b"PING".to_vec()],
-                vec![b"get".to_vec(), b"a".to_vec()],
-                vec![b"GET".to_vec(), b"b".to_vec()]
-            ]
+            vec![vec![b"PING".to_vec()], vec![b"get".to_vec(), b"a".to_vec()], vec![b"GET".to_vec(), b"b".to_vec()]]
         );
     }
 
@@ -414,49 +357,22 @@ mod tests {
         let input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
         let mut p = RequestParser::new();
         for end in 0..input.len() {
-            assert_eq!(
-                p.parse(&input[..end], &Limits::default()).unwrap(),
-                Parsed::Incomplete,
-                "at {end}"
-            );
+            assert_eq!(p.parse(&input[..end], &Limits::default()).unwrap(), Parsed::Incomplete, "at {end}");
         }
-        assert_eq!(
-            p.parse(input, &Limits::default()).unwrap(),
-            Parsed::Command {
-                consumed: input.len()
-            }
-        );
+        assert_eq!(p.parse(input, &Limits::default()).unwrap(), Parsed::Command { consumed: input.len() });
         assert_eq!(p.args(input).get(2), b"value");
     }
 
     #[test]
     fn redis_error_texts() {
         assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(
-            err(b"*2147483648\r\n"),
-            "Protocol error: invalid multibulk length"
-        );
+        assert_eq!(err(b"*2147483648\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(err(b"*1\r\n$-1\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(
-            err(b"*1\r\n$01\r\nx\r\n"),
-            "Protocol error: invalid bulk length"
-        );
-        assert_eq!(
-            err(b"*1\r\n$536870913\r\n"),
-            "Protocol error: invalid bulk length"
-        );
-        assert_eq!(
-            err(b"*2\r\n$4\r\nPING\r\n:1\r\n"),
-            "Protocol error: expected '$', got ':'"
-        );
-        assert_eq!(
-            err(b"SET \"a b\r\n"),
-            "Protocol error: unbalanced quotes in request"
-        );
-        assert_eq!(
-            err(&[b'A'; 70000]),
-            "Protocol error: too big inline request"
-        );
+        assert_eq!(err(b"*1\r\n$01\r\nx\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(b"*1\r\n$536870913\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(b"*2\r\n$4\r\nPING\r\n:1\r\n"), "Protocol error: expected '$', got ':'");
+        assert_eq!(err(b"SET \"a b\r\n"), "Protocol error: unbalanced quotes in request");
+        assert_eq!(err(&[b'A'; 70000]), "Protocol error: too big inline request");
         let mut big = b"*".to_vec();
         big.extend_from_slice(&[b'1'; 70000]);
         assert_eq!(err(&big), "Protocol error: too big mbulk count string");
@@ -467,14 +383,8 @@ mod tests {
 
     #[test]
     fn unauthenticated_limits() {
-        let limits = Limits {
-            auth_required: true,
-            ..Limits::default()
-        };
-        assert_eq!(
-            parse_all(b"*11\r\n", limits).unwrap_err().0,
-            b"Protocol error: unauthenticated multibulk length"
-        );
+        let limits = Limits { auth_required: true, ..Limits::default() };
+        assert_eq!(parse_all(b"*11\r\n", limits).unwrap_err().0, b"Protocol error: unauthenticated multibulk length");
         assert_eq!(
             parse_all(b"*1\r\n$16385\r\n", limits).unwrap_err().0,
             b"Protocol error: unauthenticated bulk length"
@@ -490,14 +400,7 @@ mod tests {
         // A header line waits for the byte after its `\r`.
         assert!(parse_all(b"*1\r", Limits::default()).unwrap().is_empty());
         // The master link may send bulks longer than proto-max-bulk-len.
-        let limits = Limits {
-            max_bulk_len: 4,
-            is_master: true,
-            ..Limits::default()
-        };
-        assert_eq!(
-            parse_all(b"*1\r\n$5\r\nhello\r\n", limits).unwrap().len(),
-            1
-        );
+        let limits = Limits { max_bulk_len: 4, is_master: true, ..Limits::default() };
+        assert_eq!(parse_all(b"*1\r\n$5\r\nhello\r\n", limits).unwrap().len(), 1);
     }
 }

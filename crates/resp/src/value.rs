@@ -81,10 +81,7 @@ fn decode_at(buf: &[u8], at: usize, depth: usize) -> Result<(Value, usize), Deco
     Ok(match kind {
         b'+' => (Value::Simple(text.to_vec()), next),
         b'-' => (Value::Error(text.to_vec()), next),
-        b':' => (
-            Value::Int(parse_i64(text).ok_or(DecodeError::Invalid("bad integer"))?),
-            next,
-        ),
+        b':' => (Value::Int(parse_i64(text).ok_or(DecodeError::Invalid("bad integer"))?), next),
         b'_' => (Value::Null, next),
         b',' => (Value::Double(text.to_vec()), next),
         b'(' => (Value::BigNumber(text.to_vec()), next),
@@ -143,10 +140,7 @@ mod tests {
             Value::Array(vec![
                 Value::Int(1),
                 Value::Null,
-                Value::Map(vec![(
-                    Value::Simple(b"a".to_vec()),
-                    Value::Double(b"1.5".to_vec())
-                )])
+                Value::Map(vec![(Value::Simple(b"a".to_vec()), Value::Double(b"1.5".to_vec()))])
             ])
         );
         assert_eq!(decode(b"$5\r\nhel"), Err(DecodeError::Incomplete));

@@ -8,33 +8,15 @@ use crate::exec::{err, CmdError, CmdResult, Ctx};
 use crate::keyspace::{ShardDb, SHARDS};
 
 pub static COMMANDS: &[DataCommand] = &[
-    DataCommand {
-        name: "dbsize",
-        lock: All,
-        handler: dbsize,
-    },
-    DataCommand {
-        name: "flushdb",
-        lock: All,
-        handler: flushdb,
-    },
-    DataCommand {
-        name: "flushall",
-        lock: All,
-        handler: flushall,
-    },
-    DataCommand {
-        name: "swapdb",
-        lock: All,
-        handler: swapdb,
-    },
+    DataCommand { name: "dbsize", lock: All, handler: dbsize },
+    DataCommand { name: "flushdb", lock: All, handler: flushdb },
+    DataCommand { name: "flushall", lock: All, handler: flushall },
+    DataCommand { name: "swapdb", lock: All, handler: swapdb },
 ];
 
 fn dbsize(ctx: &mut Ctx, _args: Args) -> CmdResult {
     let db = ctx.db.index;
-    let n: usize = (0..SHARDS)
-        .filter_map(|s| ctx.db.shard_part(db, s).map(|p| p.keys()))
-        .sum();
+    let n: usize = (0..SHARDS).filter_map(|s| ctx.db.shard_part(db, s).map(|p| p.keys())).sum();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -42,12 +24,7 @@ fn dbsize(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// Parses FLUSHDB/FLUSHALL's optional ASYNC|SYNC; true means free in the background.
 fn flush_mode(ctx: &Ctx, args: Args) -> Result<bool, CmdError> {
     match args.len() {
-        1 => Ok(ctx
-            .db
-            .engine
-            .knobs
-            .lazyfree_lazy_user_flush
-            .load(std::sync::atomic::Ordering::Relaxed)),
+        1 => Ok(ctx.db.engine.knobs.lazyfree_lazy_user_flush.load(std::sync::atomic::Ordering::Relaxed)),
         2 if is(args.get(1), "async") => Ok(true),
         2 if is(args.get(1), "sync") => Ok(false),
         _ => Err(err::SYNTAX),
@@ -74,9 +51,7 @@ pub fn empty(ctx: &mut Ctx, db: Option<usize>, lazy: bool) -> usize {
         }
     }
     if lazy && !garbage.is_empty() {
-        let spawned = std::thread::Builder::new()
-            .name("lazyfree".into())
-            .spawn(move || drop(garbage));
+        let spawned = std::thread::Builder::new().name("lazyfree".into()).spawn(move || drop(garbage));
         if let Err(e) = spawned {
             // No thread: free here, slower but correct.
             drop(e);

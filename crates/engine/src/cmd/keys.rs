@@ -15,131 +15,31 @@ use crate::value::{StrRef, ValueRef};
 use LockMode::{All, Keys, None as Unlocked};
 
 pub static COMMANDS: &[DataCommand] = &[
-    DataCommand {
-        name: "del",
-        lock: Keys,
-        handler: del,
-    },
-    DataCommand {
-        name: "unlink",
-        lock: Keys,
-        handler: del,
-    },
-    DataCommand {
-        name: "exists",
-        lock: Keys,
-        handler: exists,
-    },
-    DataCommand {
-        name: "type",
-        lock: Keys,
-        handler: type_cmd,
-    },
-    DataCommand {
-        name: "rename",
-        lock: Keys,
-        handler: rename,
-    },
-    DataCommand {
-        name: "renamenx",
-        lock: Keys,
-        handler: renamenx,
-    },
-    DataCommand {
-        name: "copy",
-        lock: Keys,
-        handler: copy,
-    },
-    DataCommand {
-        name: "move",
-        lock: Keys,
-        handler: move_cmd,
-    },
-    DataCommand {
-        name: "touch",
-        lock: Keys,
-        handler: touch,
-    },
-    DataCommand {
-        name: "keys",
-        lock: All,
-        handler: keys,
-    },
-    DataCommand {
-        name: "scan",
-        lock: Unlocked,
-        handler: scan,
-    },
-    DataCommand {
-        name: "randomkey",
-        lock: All,
-        handler: randomkey,
-    },
-    DataCommand {
-        name: "object|encoding",
-        lock: Keys,
-        handler: object_encoding,
-    },
-    DataCommand {
-        name: "object|freq",
-        lock: Keys,
-        handler: object_freq,
-    },
-    DataCommand {
-        name: "object|idletime",
-        lock: Keys,
-        handler: object_idletime,
-    },
-    DataCommand {
-        name: "object|refcount",
-        lock: Keys,
-        handler: object_refcount,
-    },
-    DataCommand {
-        name: "expire",
-        lock: Keys,
-        handler: expire,
-    },
-    DataCommand {
-        name: "pexpire",
-        lock: Keys,
-        handler: pexpire,
-    },
-    DataCommand {
-        name: "expireat",
-        lock: Keys,
-        handler: expireat,
-    },
-    DataCommand {
-        name: "pexpireat",
-        lock: Keys,
-        handler: pexpireat,
-    },
-    DataCommand {
-        name: "ttl",
-        lock: Keys,
-        handler: ttl,
-    },
-    DataCommand {
-        name: "pttl",
-        lock: Keys,
-        handler: pttl,
-    },
-    DataCommand {
-        name: "expiretime",
-        lock: Keys,
-        handler: expiretime,
-    },
-    DataCommand {
-        name: "pexpiretime",
-        lock: Keys,
-        handler: pexpiretime,
-    },
-    DataCommand {
-        name: "persist",
-        lock: Keys,
-        handler: persist,
-    },
+    DataCommand { name: "del", lock: Keys, handler: del },
+    DataCommand { name: "unlink", lock: Keys, handler: del },
+    DataCommand { name: "exists", lock: Keys, handler: exists },
+    DataCommand { name: "type", lock: Keys, handler: type_cmd },
+    DataCommand { name: "rename", lock: Keys, handler: rename },
+    DataCommand { name: "renamenx", lock: Keys, handler: renamenx },
+    DataCommand { name: "copy", lock: Keys, handler: copy },
+    DataCommand { name: "move", lock: Keys, handler: move_cmd },
+    DataCommand { name: "touch", lock: Keys, handler: touch },
+    DataCommand { name: "keys", lock: All, handler: keys },
+    DataCommand { name: "scan", lock: Unlocked, handler: scan },
+    DataCommand { name: "randomkey", lock: All, handler: randomkey },
+    DataCommand { name: "object|encoding", lock: Keys, handler: object_encoding },
+    DataCommand { name: "object|freq", lock: Keys, handler: object_freq },
+    DataCommand { name: "object|idletime", lock: Keys, handler: object_idletime },
+    DataCommand { name: "object|refcount", lock: Keys, handler: object_refcount },
+    DataCommand { name: "expire", lock: Keys, handler: expire },
+    DataCommand { name: "pexpire", lock: Keys, handler: pexpire },
+    DataCommand { name: "expireat", lock: Keys, handler: expireat },
+    DataCommand { name: "pexpireat", lock: Keys, handler: pexpireat },
+    DataCommand { name: "ttl", lock: Keys, handler: ttl },
+    DataCommand { name: "pttl", lock: Keys, handler: pttl },
+    DataCommand { name: "expiretime", lock: Keys, handler: expiretime },
+    DataCommand { name: "pexpiretime", lock: Keys, handler: pexpiretime },
+    DataCommand { name: "persist", lock: Keys, handler: persist },
 ];
 
 fn del(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -177,10 +77,7 @@ fn touch(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn type_cmd(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let name = ctx
-        .db
-        .find(args.get(1), Access::ReadNoTouch)?
-        .map_or("none", |e| e.value().value_type().name());
+    let name = ctx.db.find(args.get(1), Access::ReadNoTouch)?.map_or("none", |e| e.value().value_type().name());
     ctx.out.simple(name.as_bytes());
     Ok(())
 }
@@ -240,9 +137,7 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
         i += 1;
     }
     if src == dst && dst_db == ctx.db.index {
-        return Err(CmdError::Static(
-            "ERR source and destination objects are the same",
-        ));
+        return Err(CmdError::Static("ERR source and destination objects are the same"));
     }
     let Some(copy) = ctx.db.find(src, Access::Read)?.map(|e| e.duplicate(dst)) else {
         ctx.out.int(0);
@@ -269,9 +164,7 @@ fn move_cmd(ctx: &mut Ctx, args: Args) -> CmdResult {
     };
     let src = ctx.db.index;
     if target == src {
-        return Err(CmdError::Static(
-            "ERR source and destination objects are the same",
-        ));
+        return Err(CmdError::Static("ERR source and destination objects are the same"));
     }
     if !ctx.db.exists(key)? || ctx.db.find_in(target, key, Access::Write)?.is_some() {
         ctx.out.int(0);
@@ -325,10 +218,7 @@ pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
         if !c.is_ascii_digit() {
             return Err(bad);
         }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((c - b'0') as u64))
-            .ok_or(bad.clone())?;
+        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or(bad.clone())?;
     }
     Ok(if neg { v.wrapping_neg() } else { v })
 }
@@ -340,16 +230,8 @@ pub struct ScanOptions<'a> {
     pub type_name: Option<&'a [u8]>,
 }
 
-pub fn parse_scan_options<'a>(
-    args: Args<'a>,
-    from: usize,
-    allow_type: bool,
-) -> Result<ScanOptions<'a>, CmdError> {
-    let mut o = ScanOptions {
-        count: 10,
-        pattern: None,
-        type_name: None,
-    };
+pub fn parse_scan_options<'a>(args: Args<'a>, from: usize, allow_type: bool) -> Result<ScanOptions<'a>, CmdError> {
+    let mut o = ScanOptions { count: 10, pattern: None, type_name: None };
     let mut i = from;
     while i < args.len() {
         let has_next = i + 1 < args.len();
@@ -398,9 +280,7 @@ fn scan(ctx: &mut Ctx, args: Args) -> CmdResult {
         batch.clear();
         match ctx.db.slot_dict(db, slot as u16) {
             Some(d) if !d.is_empty() => {
-                inner = d.scan(inner, |e| {
-                    batch.push((e.key().to_vec(), e.expire_ms().is_some_and(|t| now > t)))
-                });
+                inner = d.scan(inner, |e| batch.push((e.key().to_vec(), e.expire_ms().is_some_and(|t| now > t))));
                 visits = visits.saturating_sub(1);
             }
             _ => inner = 0,
@@ -414,10 +294,7 @@ fn scan(ctx: &mut Ctx, args: Args) -> CmdResult {
                 continue;
             }
             if let Some(t) = o.type_name {
-                let ty = ctx
-                    .db
-                    .find(&key, Access::Peek)?
-                    .map(|e| e.value().value_type().name());
+                let ty = ctx.db.find(&key, Access::Peek)?.map(|e| e.value().value_type().name());
                 if !ty.is_some_and(|ty| t.eq_ignore_ascii_case(ty.as_bytes())) {
                     continue;
                 }
@@ -428,11 +305,7 @@ fn scan(ctx: &mut Ctx, args: Args) -> CmdResult {
             slot += 1;
         }
         if keys.len() >= o.count || visits == 0 {
-            break if slot >= SLOTS {
-                0
-            } else {
-                inner << SLOT_BITS | slot as u64
-            };
+            break if slot >= SLOTS { 0 } else { inner << SLOT_BITS | slot as u64 };
         }
     };
     ctx.out.array(2);
@@ -449,9 +322,7 @@ fn scan(ctx: &mut Ctx, args: Args) -> CmdResult {
 pub fn random_key(ctx: &mut Ctx) -> Result<Option<Vec<u8>>, CmdError> {
     let (db, now) = (ctx.db.index, ctx.db.now_ms);
     for _ in 0..100 {
-        let counts: Vec<usize> = (0..SHARDS)
-            .map(|s| ctx.db.shard_part(db, s).map_or(0, |p| p.keys()))
-            .collect();
+        let counts: Vec<usize> = (0..SHARDS).map(|s| ctx.db.shard_part(db, s).map_or(0, |p| p.keys())).collect();
         let total: usize = counts.iter().sum();
         if total == 0 {
             return Ok(None);
@@ -503,10 +374,7 @@ fn randomkey(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 /// Looks up the key of an OBJECT subcommand; replies null and returns None if absent.
-fn object_target<'c>(
-    ctx: &'c mut Ctx,
-    args: Args,
-) -> Result<Option<crate::entry::EntryMut<'c>>, CmdError> {
+fn object_target<'c>(ctx: &'c mut Ctx, args: Args) -> Result<Option<crate::entry::EntryMut<'c>>, CmdError> {
     let e = ctx.db.find(args.get(2), Access::ReadNoTouch)?;
     if e.is_none() {
         ctx.out.null();
@@ -515,11 +383,7 @@ fn object_target<'c>(
 }
 
 fn object_encoding(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let Some(enc) = ctx
-        .db
-        .find(args.get(2), Access::ReadNoTouch)?
-        .map(|e| e.value().encoding())
-    else {
+    let Some(enc) = ctx.db.find(args.get(2), Access::ReadNoTouch)?.map(|e| e.value().encoding()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -531,14 +395,7 @@ const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, acc
 const LRU_NOT_SELECTED: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 fn object_freq(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let (now, decay) = (
-        ctx.db.now_ms,
-        ctx.db
-            .engine
-            .knobs
-            .lfu_decay_time
-            .load(std::sync::atomic::Ordering::Relaxed),
-    );
+    let (now, decay) = (ctx.db.now_ms, ctx.db.engine.knobs.lfu_decay_time.load(std::sync::atomic::Ordering::Relaxed));
     let lfu = ctx.db.engine.knobs.policy().is_lfu();
     let Some(lru) = object_target(ctx, args)?.map(|e| e.lru()) else {
         return Ok(());
@@ -569,16 +426,11 @@ fn object_refcount(ctx: &mut Ctx, args: Args) -> CmdResult {
     let knobs = &ctx.db.engine.knobs;
     let policy = knobs.policy();
     let shares = knobs.maxmemory.load(std::sync::atomic::Ordering::Relaxed) == 0
-        || !(policy.is_lfu()
-            || matches!(
-                policy,
-                EvictionPolicy::AllkeysLru | EvictionPolicy::VolatileLru
-            ));
+        || !(policy.is_lfu() || matches!(policy, EvictionPolicy::AllkeysLru | EvictionPolicy::VolatileLru));
     let Some(value) = object_target(ctx, args)?.map(|e| e.value()) else {
         return Ok(());
     };
-    let shared =
-        shares && matches!(value, ValueRef::Str(StrRef::Int(i)) if (0..10000).contains(&i));
+    let shared = shares && matches!(value, ValueRef::Str(StrRef::Int(i)) if (0..10000).contains(&i));
     ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
     Ok(())
 }
@@ -604,21 +456,14 @@ fn expire_flags(args: Args) -> Result<ExpireFlags, CmdError> {
         } else if is(a, "lt") {
             f.lt = true;
         } else {
-            return Err(CmdError::Owned(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(a)
-            )));
+            return Err(CmdError::Owned(format!("ERR Unsupported option {}", String::from_utf8_lossy(a))));
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
-        return Err(CmdError::Static(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
+        return Err(CmdError::Static("ERR NX and XX, GT or LT options at the same time are not compatible"));
     }
     if f.gt && f.lt {
-        return Err(CmdError::Static(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
+        return Err(CmdError::Static("ERR GT and LT options at the same time are not compatible"));
     }
     Ok(f)
 }
@@ -651,22 +496,11 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base_ms: i64, seconds: bool, name: 
         ctx.out.int(0);
         return Ok(());
     }
-    let replica = ctx
-        .db
-        .engine
-        .knobs
-        .is_replica
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let replica = ctx.db.engine.knobs.is_replica.load(std::sync::atomic::Ordering::Relaxed);
     let db = ctx.db.index;
     if when <= ctx.db.now_ms && !replica {
         ctx.db.delete(key)?;
-        let verb: &[u8] = if ctx
-            .db
-            .engine
-            .knobs
-            .lazyfree_lazy_expire
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        let verb: &[u8] = if ctx.db.engine.knobs.lazyfree_lazy_expire.load(std::sync::atomic::Ordering::Relaxed) {
             b"UNLINK"
         } else {
             b"DEL"
@@ -704,11 +538,7 @@ fn pexpireat(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// TTL and friends: -2 for a missing key, -1 without expiry.
 fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.db.now_ms;
-    let reply = match ctx
-        .db
-        .find(args.get(1), Access::ReadNoTouch)?
-        .map(|e| e.expire_ms())
-    {
+    let reply = match ctx.db.find(args.get(1), Access::ReadNoTouch)?.map(|e| e.expire_ms()) {
         None => -2,
         Some(None) => -1,
         Some(Some(at)) => {
@@ -742,10 +572,7 @@ fn pexpiretime(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 fn persist(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
-    let had = ctx
-        .db
-        .find(key, Access::Write)?
-        .is_some_and(|e| e.expire_ms().is_some());
+    let had = ctx.db.find(key, Access::Write)?.is_some_and(|e| e.expire_ms().is_some());
     if had {
         ctx.db.set_expire(key, None)?;
         ctx.db.dirty += 1;

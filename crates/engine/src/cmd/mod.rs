@@ -35,10 +35,7 @@ pub struct DataCommand {
 
 /// Every data command of this crate.
 pub fn all() -> impl Iterator<Item = &'static DataCommand> {
-    string::COMMANDS
-        .iter()
-        .chain(keys::COMMANDS)
-        .chain(db::COMMANDS)
+    string::COMMANDS.iter().chain(keys::COMMANDS).chain(db::COMMANDS)
 }
 
 /// An integer argument, or Redis's "not an integer" error.

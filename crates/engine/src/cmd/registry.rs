@@ -37,9 +37,7 @@ impl Registry {
     /// metadata is a programming error caught by this crate's tests.
     pub fn new() -> Registry {
         let by_name = super::all()
-            .filter_map(|cmd| {
-                lookup_meta(cmd.name).map(|meta| (cmd.name, Registered { meta, cmd }))
-            })
+            .filter_map(|cmd| lookup_meta(cmd.name).map(|meta| (cmd.name, Registered { meta, cmd })))
             .collect();
         Registry { by_name }
     }
@@ -69,9 +67,7 @@ impl Registry {
 
 /// The lower-case form of a command name, if it is valid UTF-8.
 pub fn lowercase(name: &[u8]) -> Option<String> {
-    std::str::from_utf8(name)
-        .ok()
-        .map(|s| s.to_ascii_lowercase())
+    std::str::from_utf8(name).ok().map(|s| s.to_ascii_lowercase())
 }
 
 /// Locks the shards a command needs, as its lock mode and key specs say.
@@ -91,10 +87,7 @@ pub fn lock_for<'e>(engine: &'e Engine, reg: &Registered, args: Args) -> Locked<
                 return ks.lock_shard(KeyLoc::of(args.get(m.first_key as usize)).shard());
             }
             let positions = m.key_positions(|i| args.get(i), args.len());
-            let mut shards: Vec<usize> = positions
-                .into_iter()
-                .map(|i| KeyLoc::of(args.get(i)).shard())
-                .collect();
+            let mut shards: Vec<usize> = positions.into_iter().map(|i| KeyLoc::of(args.get(i)).shard()).collect();
             ks.lock_shards(&mut shards)
         }
     }
@@ -103,18 +96,9 @@ pub fn lock_for<'e>(engine: &'e Engine, reg: &Registered, args: Args) -> Locked<
 /// Runs a data command in database `db` and returns how many changes it made (its
 /// journal entries are appended before its locks are released). Errors are returned
 /// for the caller to reply and count; a successful reply is already in `out`.
-pub fn execute(
-    engine: &Engine,
-    reg: &Registered,
-    db: usize,
-    args: Args,
-    out: &mut ReplyBuf,
-) -> Result<u64, CmdError> {
+pub fn execute(engine: &Engine, reg: &Registered, db: usize, args: Args, out: &mut ReplyBuf) -> Result<u64, CmdError> {
     let locked = lock_for(engine, reg, args);
-    let mut ctx = Ctx {
-        db: Db::new(engine, locked, db, now_ms()),
-        out,
-    };
+    let mut ctx = Ctx { db: Db::new(engine, locked, db, now_ms()), out };
     let result = (reg.cmd.handler)(&mut ctx, args);
     let dirty = ctx.db.commit(args);
     result.map(|_| dirty)
@@ -122,9 +106,7 @@ pub fn execute(
 
 /// The arity error text.
 pub fn arity_error(name: &str) -> CmdError {
-    CmdError::Owned(format!(
-        "ERR wrong number of arguments for '{name}' command"
-    ))
+    CmdError::Owned(format!("ERR wrong number of arguments for '{name}' command"))
 }
 
 #[cfg(test)]
@@ -152,11 +134,7 @@ pub mod tests {
     fn every_data_command_has_metadata() {
         let reg = Registry::new();
         for cmd in super::super::all() {
-            assert!(
-                reg.get(cmd.name).is_some(),
-                "{} has no Redis metadata",
-                cmd.name
-            );
+            assert!(reg.get(cmd.name).is_some(), "{} has no Redis metadata", cmd.name);
         }
     }
 
@@ -170,36 +148,21 @@ pub mod tests {
         assert_eq!(run(&engine, &reg, &["SET", "n", "10"]), "+OK\r\n");
         assert_eq!(run(&engine, &reg, &["INCRBY", "n", "5"]), ":15\r\n");
         assert_eq!(run(&engine, &reg, &["APPEND", "n", "x"]), ":3\r\n");
-        assert_eq!(
-            run(&engine, &reg, &["INCR", "n"]),
-            "-ERR value is not an integer or out of range\r\n"
-        );
-        assert_eq!(
-            run(&engine, &reg, &["OBJECT", "ENCODING", "n"]),
-            "$3\r\nraw\r\n"
-        );
+        assert_eq!(run(&engine, &reg, &["INCR", "n"]), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(run(&engine, &reg, &["OBJECT", "ENCODING", "n"]), "$3\r\nraw\r\n");
         assert_eq!(run(&engine, &reg, &["PEXPIRE", "k", "1"]), ":1\r\n");
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert_eq!(run(&engine, &reg, &["GET", "k"]), "$-1\r\n");
         assert_eq!(run(&engine, &reg, &["DBSIZE"]), ":1\r\n");
         assert_eq!(run(&engine, &reg, &["RENAME", "n", "m"]), "+OK\r\n");
         assert_eq!(run(&engine, &reg, &["GET", "m"]), "$3\r\n15x\r\n");
-        assert_eq!(
-            run(&engine, &reg, &["GET"]),
-            "-ERR wrong number of arguments for 'get' command\r\n"
-        );
+        assert_eq!(run(&engine, &reg, &["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
         assert_eq!(
             run(&engine, &reg, &["MSET", "a", "1", "b"]),
             "-ERR wrong number of arguments for 'mset' command\r\n"
         );
-        assert_eq!(
-            run(&engine, &reg, &["INCRBYFLOAT", "f", "10.5"]),
-            "$4\r\n10.5\r\n"
-        );
-        assert_eq!(
-            run(&engine, &reg, &["INCRBYFLOAT", "f", "0.1"]),
-            "$4\r\n10.6\r\n"
-        );
+        assert_eq!(run(&engine, &reg, &["INCRBYFLOAT", "f", "10.5"]), "$4\r\n10.5\r\n");
+        assert_eq!(run(&engine, &reg, &["INCRBYFLOAT", "f", "0.1"]), "$4\r\n10.6\r\n");
     }
 
     #[test]

@@ -9,111 +9,27 @@ use crate::longdouble::{self, LdError};
 use crate::value::{NewValue, Object, StrRef, ValueRef};
 
 pub static COMMANDS: &[DataCommand] = &[
-    DataCommand {
-        name: "get",
-        lock: Keys,
-        handler: get,
-    },
-    DataCommand {
-        name: "set",
-        lock: Keys,
-        handler: set,
-    },
-    DataCommand {
-        name: "setnx",
-        lock: Keys,
-        handler: setnx,
-    },
-    DataCommand {
-        name: "setex",
-        lock: Keys,
-        handler: setex,
-    },
-    DataCommand {
-        name: "psetex",
-        lock: Keys,
-        handler: psetex,
-    },
-    DataCommand {
-        name: "getset",
-        lock: Keys,
-        handler: getset,
-    },
-    DataCommand {
-        name: "getdel",
-        lock: Keys,
-        handler: getdel,
-    },
-    DataCommand {
-        name: "getex",
-        lock: Keys,
-        handler: getex,
-    },
-    DataCommand {
-        name: "mget",
-        lock: Keys,
-        handler: mget,
-    },
-    DataCommand {
-        name: "mset",
-        lock: Keys,
-        handler: mset,
-    },
-    DataCommand {
-        name: "msetnx",
-        lock: Keys,
-        handler: msetnx,
-    },
-    DataCommand {
-        name: "incr",
-        lock: Keys,
-        handler: incr,
-    },
-    DataCommand {
-        name: "decr",
-        lock: Keys,
-        handler: decr,
-    },
-    DataCommand {
-        name: "incrby",
-        lock: Keys,
-        handler: incrby,
-    },
-    DataCommand {
-        name: "decrby",
-        lock: Keys,
-        handler: decrby,
-    },
-    DataCommand {
-        name: "incrbyfloat",
-        lock: Keys,
-        handler: incrbyfloat,
-    },
-    DataCommand {
-        name: "append",
-        lock: Keys,
-        handler: append,
-    },
-    DataCommand {
-        name: "strlen",
-        lock: Keys,
-        handler: strlen,
-    },
-    DataCommand {
-        name: "getrange",
-        lock: Keys,
-        handler: getrange,
-    },
-    DataCommand {
-        name: "substr",
-        lock: Keys,
-        handler: getrange,
-    },
-    DataCommand {
-        name: "setrange",
-        lock: Keys,
-        handler: setrange,
-    },
+    DataCommand { name: "get", lock: Keys, handler: get },
+    DataCommand { name: "set", lock: Keys, handler: set },
+    DataCommand { name: "setnx", lock: Keys, handler: setnx },
+    DataCommand { name: "setex", lock: Keys, handler: setex },
+    DataCommand { name: "psetex", lock: Keys, handler: psetex },
+    DataCommand { name: "getset", lock: Keys, handler: getset },
+    DataCommand { name: "getdel", lock: Keys, handler: getdel },
+    DataCommand { name: "getex", lock: Keys, handler: getex },
+    DataCommand { name: "mget", lock: Keys, handler: mget },
+    DataCommand { name: "mset", lock: Keys, handler: mset },
+    DataCommand { name: "msetnx", lock: Keys, handler: msetnx },
+    DataCommand { name: "incr", lock: Keys, handler: incr },
+    DataCommand { name: "decr", lock: Keys, handler: decr },
+    DataCommand { name: "incrby", lock: Keys, handler: incrby },
+    DataCommand { name: "decrby", lock: Keys, handler: decrby },
+    DataCommand { name: "incrbyfloat", lock: Keys, handler: incrbyfloat },
+    DataCommand { name: "append", lock: Keys, handler: append },
+    DataCommand { name: "strlen", lock: Keys, handler: strlen },
+    DataCommand { name: "getrange", lock: Keys, handler: getrange },
+    DataCommand { name: "substr", lock: Keys, handler: getrange },
+    DataCommand { name: "setrange", lock: Keys, handler: setrange },
 ];
 
 /// Writes a string (or null) as a bulk reply.
@@ -129,8 +45,7 @@ pub fn reply_str(out: &mut ReplyBuf, s: Option<StrRef<'_>>) {
 
 fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
     let out = &mut *ctx.out;
-    ctx.db
-        .with_string(args.get(1), Access::Read, |s| reply_str(out, s))
+    ctx.db.with_string(args.get(1), Access::Read, |s| reply_str(out, s))
 }
 
 /// Options shared by SET and GETEX (Redis's `parseExtendedStringArgumentsOrReply`).
@@ -182,13 +97,7 @@ fn parse_set_options(
         {
             let seconds = is(a, "ex") || is(a, "exat");
             let relative = is(a, "ex") || is(a, "px");
-            o.expire_at = Some(expire_arg(
-                args.get(i + 1),
-                seconds,
-                relative,
-                now_ms,
-                name,
-            )?);
+            o.expire_at = Some(expire_arg(args.get(i + 1), seconds, relative, now_ms, name)?);
             expire_seen = true;
             i += 1;
         } else {
@@ -201,23 +110,13 @@ fn parse_set_options(
 
 /// Parses an expire argument into an absolute time in ms, with Redis's checks
 /// (`getExpireMillisecondsOrReply`).
-pub fn expire_arg(
-    a: &[u8],
-    seconds: bool,
-    relative: bool,
-    now_ms: i64,
-    name: &str,
-) -> Result<i64, CmdError> {
+pub fn expire_arg(a: &[u8], seconds: bool, relative: bool, now_ms: i64, name: &str) -> Result<i64, CmdError> {
     let v = int_arg(a)?;
     if v <= 0 || (seconds && v > i64::MAX / 1000) {
         return Err(invalid_expire(name));
     }
     let ms = if seconds { v * 1000 } else { v };
-    let at = if relative {
-        ms.checked_add(now_ms).ok_or_else(|| invalid_expire(name))?
-    } else {
-        ms
-    };
+    let at = if relative { ms.checked_add(now_ms).ok_or_else(|| invalid_expire(name))? } else { ms };
     if at <= 0 {
         return Err(invalid_expire(name));
     }
@@ -226,13 +125,7 @@ pub fn expire_arg(
 
 /// The common core of SET, SETNX, SETEX, PSETEX: applies the options, replies, and
 /// rewrites the propagated command as Redis 7.0 does (relative expiries become PXAT).
-fn set_generic(
-    ctx: &mut Ctx,
-    key: &[u8],
-    value: &[u8],
-    o: &SetOptions,
-    ok_reply: SetReply,
-) -> CmdResult {
+fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], o: &SetOptions, ok_reply: SetReply) -> CmdResult {
     let found = if o.get {
         let out = &mut *ctx.out;
         ctx.db.with_string(key, Access::Read, |s| {
@@ -267,21 +160,14 @@ fn set_generic(
     }
     if let Some(t) = o.expire_at {
         let at = redoubt_resp::number::i64_to_vec(t);
-        ctx.db.propagate(
-            ctx.db.index,
-            OwnedArgs::from_slices([&b"SET"[..], key, value, b"PXAT", &at]),
-        );
+        ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"SET"[..], key, value, b"PXAT", &at]));
     }
     Ok(())
 }
 
 /// SET ... GET is propagated without its GET arguments (replicas reply to no one).
 fn propagate_set_without_get(ctx: &mut Ctx, args: Args) {
-    let kept = args
-        .iter()
-        .enumerate()
-        .filter(|&(i, a)| i < 3 || !is(a, "get"))
-        .map(|(_, a)| a);
+    let kept = args.iter().enumerate().filter(|&(i, a)| i < 3 || !is(a, "get")).map(|(_, a)| a);
     ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices(kept));
 }
 
@@ -302,42 +188,29 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn setnx(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let o = SetOptions {
-        nx: true,
-        ..Default::default()
-    };
+    let o = SetOptions { nx: true, ..Default::default() };
     set_generic(ctx, args.get(1), args.get(2), &o, SetReply::Int)
 }
 
 fn setex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let at = expire_arg(args.get(2), true, true, ctx.db.now_ms, "setex")?;
-    let o = SetOptions {
-        expire_at: Some(at),
-        ..Default::default()
-    };
+    let o = SetOptions { expire_at: Some(at), ..Default::default() };
     set_generic(ctx, args.get(1), args.get(3), &o, SetReply::Ok)
 }
 
 fn psetex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let at = expire_arg(args.get(2), false, true, ctx.db.now_ms, "psetex")?;
-    let o = SetOptions {
-        expire_at: Some(at),
-        ..Default::default()
-    };
+    let o = SetOptions { expire_at: Some(at), ..Default::default() };
     set_generic(ctx, args.get(1), args.get(3), &o, SetReply::Ok)
 }
 
 fn getset(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (key, value) = (args.get(1), args.get(2));
     let out = &mut *ctx.out;
-    ctx.db
-        .with_string(key, Access::Read, |s| reply_str(out, s))?;
+    ctx.db.with_string(key, Access::Read, |s| reply_str(out, s))?;
     ctx.db.set(key, NewValue::string(value), Expiry::Clear)?;
     ctx.db.dirty += 1;
-    ctx.db.propagate(
-        ctx.db.index,
-        OwnedArgs::from_slices([&b"SET"[..], key, value]),
-    );
+    ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"SET"[..], key, value]));
     Ok(())
 }
 
@@ -351,8 +224,7 @@ fn getdel(ctx: &mut Ctx, args: Args) -> CmdResult {
     if found {
         ctx.db.delete(key)?;
         ctx.db.dirty += 1;
-        ctx.db
-            .propagate(ctx.db.index, OwnedArgs::from_slices([&b"DEL"[..], key]));
+        ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"DEL"[..], key]));
     }
     Ok(())
 }
@@ -370,35 +242,22 @@ fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     let db = ctx.db.index;
     if let Some(t) = o.expire_at {
-        if t <= ctx.db.now_ms
-            && !ctx
-                .db
-                .engine
-                .knobs
-                .is_replica
-                .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if t <= ctx.db.now_ms && !ctx.db.engine.knobs.is_replica.load(std::sync::atomic::Ordering::Relaxed) {
             ctx.db.delete(key)?;
             ctx.db.dirty += 1;
-            ctx.db
-                .propagate(db, OwnedArgs::from_slices([&b"DEL"[..], key]));
+            ctx.db.propagate(db, OwnedArgs::from_slices([&b"DEL"[..], key]));
         } else {
             ctx.db.set_expire(key, Some(t))?;
             ctx.db.dirty += 1;
             let at = redoubt_resp::number::i64_to_vec(t);
-            ctx.db
-                .propagate(db, OwnedArgs::from_slices([&b"PEXPIREAT"[..], key, &at]));
+            ctx.db.propagate(db, OwnedArgs::from_slices([&b"PEXPIREAT"[..], key, &at]));
         }
     } else if o.persist {
-        let had = ctx
-            .db
-            .find(key, Access::Peek)?
-            .is_some_and(|e| e.expire_ms().is_some());
+        let had = ctx.db.find(key, Access::Peek)?.is_some_and(|e| e.expire_ms().is_some());
         if had {
             ctx.db.set_expire(key, None)?;
             ctx.db.dirty += 1;
-            ctx.db
-                .propagate(db, OwnedArgs::from_slices([&b"PERSIST"[..], key]));
+            ctx.db.propagate(db, OwnedArgs::from_slices([&b"PERSIST"[..], key]));
         }
     }
     Ok(())
@@ -416,9 +275,7 @@ fn mget(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
     if args.len() % 2 == 0 {
         let name = if nx { "msetnx" } else { "mset" };
-        return Err(CmdError::Owned(format!(
-            "ERR wrong number of arguments for '{name}' command"
-        )));
+        return Err(CmdError::Owned(format!("ERR wrong number of arguments for '{name}' command")));
     }
     if nx {
         for i in (1..args.len()).step_by(2) {
@@ -429,11 +286,7 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
         }
     }
     for i in (1..args.len()).step_by(2) {
-        ctx.db.set(
-            args.get(i),
-            NewValue::string(args.get(i + 1)),
-            Expiry::Clear,
-        )?;
+        ctx.db.set(args.get(i), NewValue::string(args.get(i + 1)), Expiry::Clear)?;
     }
     ctx.db.dirty += (args.len() as u64 - 1) / 2;
     if nx {
@@ -457,9 +310,7 @@ fn stored_int(ctx: &mut Ctx, key: &[u8]) -> Result<i64, CmdError> {
     ctx.db.with_string(key, Access::Write, |s| match s {
         None => Ok(0),
         Some(StrRef::Int(i)) => Ok(i),
-        Some(StrRef::Embstr(b)) | Some(StrRef::Raw(b)) => {
-            redoubt_resp::number::parse_i64(b).ok_or(err::NOT_INTEGER)
-        }
+        Some(StrRef::Embstr(b)) | Some(StrRef::Raw(b)) => redoubt_resp::number::parse_i64(b).ok_or(err::NOT_INTEGER),
     })?
 }
 
@@ -504,10 +355,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
     ctx.db.dirty += 1;
     ctx.out.bulk(&new);
     // Replicated as SET with the final value, so replicas never redo float arithmetic.
-    ctx.db.propagate(
-        ctx.db.index,
-        OwnedArgs::from_slices([&b"SET"[..], key, &new, b"KEEPTTL"]),
-    );
+    ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"SET"[..], key, &new, b"KEEPTTL"]));
     Ok(())
 }
 
@@ -522,11 +370,7 @@ pub fn check_len(ctx: &Ctx, len: u64) -> CmdResult {
 /// Applies `f` to the raw (growable) bytes of the string at `key`, converting its
 /// encoding to raw first, as Redis's `dbUnshareStringValue` does. The key must exist
 /// and hold a string. Returns what `f` returns.
-pub fn with_raw<R>(
-    ctx: &mut Ctx,
-    key: &[u8],
-    f: impl FnOnce(&mut Vec<u8>) -> R,
-) -> Result<R, CmdError> {
+pub fn with_raw<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R, CmdError> {
     let mut entry = ctx.db.find(key, Access::Write)?.ok_or(err::NO_SUCH_KEY)?;
     if let Some(Object::Str(v)) = entry.object_mut() {
         return Ok(f(v));
@@ -545,9 +389,7 @@ pub fn with_raw<R>(
 
 fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (key, tail) = (args.get(1), args.get(2));
-    let len = ctx
-        .db
-        .with_string(key, Access::Write, |s| s.map(|s| s.len()))?;
+    let len = ctx.db.with_string(key, Access::Write, |s| s.map(|s| s.len()))?;
     let total = match len {
         None => {
             ctx.db.set(key, NewValue::string(tail), Expiry::Clear)?;
@@ -567,9 +409,7 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let n = ctx
-        .db
-        .with_string(args.get(1), Access::Read, |s| s.map_or(0, |s| s.len()))?;
+    let n = ctx.db.with_string(args.get(1), Access::Read, |s| s.map_or(0, |s| s.len()))?;
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -612,9 +452,7 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(CmdError::Static("ERR offset is out of range"));
     }
     let offset = offset as u64;
-    let existing = ctx
-        .db
-        .with_string(key, Access::Write, |s| s.map(|s| s.len()))?;
+    let existing = ctx.db.with_string(key, Access::Write, |s| s.map(|s| s.len()))?;
     let new_len = match existing {
         None if value.is_empty() => {
             ctx.out.int(0);

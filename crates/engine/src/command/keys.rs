@@ -8,25 +8,14 @@ use redoubt_resp::number::parse_i64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeginSearch {
     Index(i32),
-    Keyword {
-        keyword: &'static str,
-        start_from: i32,
-    },
+    Keyword { keyword: &'static str, start_from: i32 },
     Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindKeys {
-    Range {
-        last_key: i32,
-        key_step: i32,
-        limit: i32,
-    },
-    Keynum {
-        keynum_idx: i32,
-        first_key: i32,
-        key_step: i32,
-    },
+    Range { last_key: i32, key_step: i32, limit: i32 },
+    Keynum { keynum_idx: i32, first_key: i32, key_step: i32 },
     Unknown,
 }
 
@@ -39,22 +28,15 @@ pub struct KeySpec {
 
 impl KeySpec {
     pub(super) fn from_node(n: &'static Node) -> Option<KeySpec> {
-        let flags = n
-            .get("flags")
-            .map(|f| f.items().iter().filter_map(Node::as_str).collect())
-            .unwrap_or_default();
-        let int = |m: Option<&'static Node>, k: &str| {
-            m.and_then(|m| m.get(k)).and_then(Node::as_int).unwrap_or(0) as i32
-        };
+        let flags = n.get("flags").map(|f| f.items().iter().filter_map(Node::as_str).collect()).unwrap_or_default();
+        let int =
+            |m: Option<&'static Node>, k: &str| m.and_then(|m| m.get(k)).and_then(Node::as_int).unwrap_or(0) as i32;
         let bs = n.get("begin_search")?;
         let bs_spec = bs.get("spec");
         let begin = match bs.get("type").and_then(Node::as_str) {
             Some("index") => BeginSearch::Index(int(bs_spec, "index")),
             Some("keyword") => BeginSearch::Keyword {
-                keyword: bs_spec
-                    .and_then(|s| s.get("keyword"))
-                    .and_then(Node::as_str)
-                    .unwrap_or(""),
+                keyword: bs_spec.and_then(|s| s.get("keyword")).and_then(Node::as_str).unwrap_or(""),
                 start_from: int(bs_spec, "startfrom"),
             },
             _ => BeginSearch::Unknown,
@@ -84,20 +66,13 @@ impl KeySpec {
 
 /// Key argument positions for `argc` arguments, following every spec in order (as
 /// Redis's `getKeysUsingKeySpecs`); a spec that does not fit the arguments adds nothing.
-pub fn positions<'a>(
-    specs: &[KeySpec],
-    arg: impl Fn(usize) -> &'a [u8],
-    argc: usize,
-) -> Vec<usize> {
+pub fn positions<'a>(specs: &[KeySpec], arg: impl Fn(usize) -> &'a [u8], argc: usize) -> Vec<usize> {
     let argc = argc as i64;
     let mut out = Vec::new();
     for spec in specs {
         let first = match &spec.begin {
             BeginSearch::Index(i) => *i as i64,
-            BeginSearch::Keyword {
-                keyword,
-                start_from,
-            } => {
+            BeginSearch::Keyword { keyword, start_from } => {
                 let (start, end, dir): (i64, i64, i64) = if *start_from >= 0 {
                     (*start_from as i64, argc - 1, 1)
                 } else {
@@ -106,10 +81,7 @@ pub fn positions<'a>(
                 let mut found = None;
                 let mut i = start;
                 while (dir > 0 && i <= end) || (dir < 0 && i >= end) {
-                    if i >= 0
-                        && i < argc
-                        && arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes())
-                    {
+                    if i >= 0 && i < argc && arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()) {
                         found = Some(i + 1);
                         break;
                     }
@@ -123,11 +95,7 @@ pub fn positions<'a>(
             BeginSearch::Unknown => continue,
         };
         let (first, last, step) = match &spec.find {
-            FindKeys::Range {
-                last_key,
-                key_step,
-                limit,
-            } => {
+            FindKeys::Range { last_key, key_step, limit } => {
                 let last = if *last_key >= 0 {
                     first + *last_key as i64
                 } else if *limit <= 1 {
@@ -137,11 +105,7 @@ pub fn positions<'a>(
                 };
                 (first, last, (*key_step).max(1) as i64)
             }
-            FindKeys::Keynum {
-                keynum_idx,
-                first_key,
-                key_step,
-            } => {
+            FindKeys::Keynum { keynum_idx, first_key, key_step } => {
                 let idx = first + *keynum_idx as i64;
                 if idx < 0 || idx >= argc {
                     continue;
@@ -181,23 +145,11 @@ mod tests {
         assert_eq!(keys_of("get", &["get", "k"]), vec![1]);
         assert_eq!(keys_of("mset", &["mset", "a", "1", "b", "2"]), vec![1, 3]);
         assert_eq!(keys_of("del", &["del", "a", "b", "c"]), vec![1, 2, 3]);
-        assert_eq!(
-            keys_of(
-                "zunionstore",
-                &["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]
-            ),
-            vec![1, 3, 4]
-        );
-        assert_eq!(
-            keys_of("eval", &["eval", "s", "2", "a", "b", "x"]),
-            vec![3, 4]
-        );
+        assert_eq!(keys_of("zunionstore", &["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]), vec![1, 3, 4]);
+        assert_eq!(keys_of("eval", &["eval", "s", "2", "a", "b", "x"]), vec![3, 4]);
         // SORT names its STORE key in an "unknown" spec: Redis needs a key procedure.
         assert_eq!(keys_of("sort", &["sort", "l", "STORE", "d"]), vec![1]);
-        assert_eq!(
-            keys_of("bitop", &["bitop", "and", "d", "a", "b"]),
-            vec![2, 3, 4]
-        );
+        assert_eq!(keys_of("bitop", &["bitop", "and", "d", "a", "b"]), vec![2, 3, 4]);
         assert!(keys_of("eval", &["eval", "s", "x"]).is_empty());
     }
 }

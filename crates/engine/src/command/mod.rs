@@ -105,10 +105,7 @@ impl CommandMeta {
 
     /// The group COMMAND DOCS assigns (`string`, `generic`, `server`...).
     pub fn group(&self) -> &'static str {
-        self.docs
-            .and_then(|d| d.get("group"))
-            .and_then(Node::as_str)
-            .unwrap_or("")
+        self.docs.and_then(|d| d.get("group")).and_then(Node::as_str).unwrap_or("")
     }
 
     /// Positions of the key arguments in `args` (the command name is position 0).
@@ -120,10 +117,7 @@ impl CommandMeta {
 /// Metadata of the Redis 7.0 command `name` (lower case; `parent|sub` for subcommands).
 pub fn lookup_meta(name: &str) -> Option<CommandMeta> {
     let (static_name, info) = generated::INFO.iter().find(|(n, _)| *n == name)?;
-    let docs = generated::DOCS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, d)| d);
+    let docs = generated::DOCS.iter().find(|(n, _)| *n == name).map(|(_, d)| d);
     Some(build(static_name, info, docs))
 }
 
@@ -137,28 +131,13 @@ fn build(name: &'static str, info: &'static Node, docs: Option<&'static Node>) -
     let int = |i: usize| items.get(i).and_then(Node::as_int).unwrap_or(0) as i32;
     let flags = items
         .get(2)
-        .map(|n| {
-            n.items()
-                .iter()
-                .filter_map(Node::as_str)
-                .map(flag::parse)
-                .fold(0, |a, f| a | f)
-        })
+        .map(|n| n.items().iter().filter_map(Node::as_str).map(flag::parse).fold(0, |a, f| a | f))
         .unwrap_or(0);
     let acl = items
         .get(6)
-        .map(|n| {
-            n.items()
-                .iter()
-                .filter_map(Node::as_str)
-                .map(|s| s.trim_start_matches('@'))
-                .collect()
-        })
+        .map(|n| n.items().iter().filter_map(Node::as_str).map(|s| s.trim_start_matches('@')).collect())
         .unwrap_or_default();
-    let key_specs = items
-        .get(8)
-        .map(|n| n.items().iter().filter_map(KeySpec::from_node).collect())
-        .unwrap_or_default();
+    let key_specs = items.get(8).map(|n| n.items().iter().filter_map(KeySpec::from_node).collect()).unwrap_or_default();
     CommandMeta {
         name,
         arity: int(1),
@@ -180,10 +159,7 @@ mod tests {
     #[test]
     fn generated_table_reads_back() {
         let get = lookup_meta("get").unwrap();
-        assert_eq!(
-            (get.arity, get.first_key, get.last_key, get.key_step),
-            (2, 1, 1, 1)
-        );
+        assert_eq!((get.arity, get.first_key, get.last_key, get.key_step), (2, 1, 1, 1));
         assert!(get.has(flag::READONLY) && get.has(flag::FAST));
         assert_eq!(get.acl, vec!["read", "string", "fast"]);
         assert_eq!(get.group(), "string");

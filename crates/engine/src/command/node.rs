@@ -69,10 +69,7 @@ impl Node {
     /// The value stored under `key` in a map node.
     pub fn get(&self, key: &str) -> Option<&'static Node> {
         match self {
-            Node::M(pairs) => pairs
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(_, v)| v),
+            Node::M(pairs) => pairs.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
         }
     }
