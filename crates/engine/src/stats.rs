@@ -33,9 +33,11 @@ pub enum Stat {
     ClientOutputBufferLimitDisconnections,
     ActiveExpireCpuUs,
     EvictionCpuUs,
+    /// Changes to the dataset (Redis's `server.dirty`), for save points.
+    Dirty,
 }
 
-const STAT_COUNT: usize = Stat::EvictionCpuUs as usize + 1;
+const STAT_COUNT: usize = Stat::Dirty as usize + 1;
 
 /// Commands (and subcommands) that can have statistics.
 pub const MAX_COMMANDS: usize = 512;

@@ -2,12 +2,18 @@
 //! `(name, lock mode, handler)`; the server joins them with the generated metadata.
 //!
 //! - [`string`]: GET, SET and the rest of the string family
+//! - [`bits`]: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP
+//! - [`bitfield`]: BITFIELD and BITFIELD_RO
+//! - [`lcs`]: LCS, the longest common subsequence of two strings
 //! - [`keys`]: generic key commands (DEL, EXISTS, EXPIRE, RENAME, SCAN, ...)
 //! - [`db`]: whole-database commands (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB)
 //! - [`registry`]: the data commands joined with their metadata, and `execute`
 
+pub mod bitfield;
+pub mod bits;
 pub mod db;
 pub mod keys;
+pub mod lcs;
 pub mod registry;
 pub mod string;
 
@@ -35,7 +41,13 @@ pub struct DataCommand {
 
 /// Every data command of this crate.
 pub fn all() -> impl Iterator<Item = &'static DataCommand> {
-    string::COMMANDS.iter().chain(keys::COMMANDS).chain(db::COMMANDS)
+    string::COMMANDS
+        .iter()
+        .chain(keys::COMMANDS)
+        .chain(db::COMMANDS)
+        .chain(bits::COMMANDS)
+        .chain(bitfield::COMMANDS)
+        .chain(lcs::COMMANDS)
 }
 
 /// An integer argument, or Redis's "not an integer" error.

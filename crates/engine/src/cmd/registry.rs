@@ -71,13 +71,13 @@ pub fn lowercase(name: &[u8]) -> Option<String> {
 }
 
 /// Locks the shards a command needs, as its lock mode and key specs say.
-pub fn lock_for<'e>(engine: &'e Engine, reg: &Registered, args: Args) -> Locked<'e> {
+pub fn lock_for<'e>(engine: &'e Engine, meta: &CommandMeta, mode: LockMode, args: Args) -> Locked<'e> {
     let ks = &engine.keyspace;
-    match reg.cmd.lock {
+    match mode {
         LockMode::None => ks.lock_none(),
         LockMode::All => ks.lock_all(),
         LockMode::Keys => {
-            let m = &reg.meta;
+            let m = meta;
             // The common case, one key at a fixed place, without allocating.
             if m.key_specs.len() == 1
                 && m.first_key > 0
@@ -96,10 +96,17 @@ pub fn lock_for<'e>(engine: &'e Engine, reg: &Registered, args: Args) -> Locked<
 /// Runs a data command in database `db` and returns how many changes it made (its
 /// journal entries are appended before its locks are released). Errors are returned
 /// for the caller to reply and count; a successful reply is already in `out`.
-pub fn execute(engine: &Engine, reg: &Registered, db: usize, args: Args, out: &mut ReplyBuf) -> Result<u64, CmdError> {
-    let locked = lock_for(engine, reg, args);
+pub fn execute(
+    engine: &Engine,
+    meta: &CommandMeta,
+    cmd: &DataCommand,
+    db: usize,
+    args: Args,
+    out: &mut ReplyBuf,
+) -> Result<u64, CmdError> {
+    let locked = lock_for(engine, meta, cmd.lock, args);
     let mut ctx = Ctx { db: Db::new(engine, locked, db, now_ms()), out };
-    let result = (reg.cmd.handler)(&mut ctx, args);
+    let result = (cmd.handler)(&mut ctx, args);
     let dirty = ctx.db.commit(args);
     result.map(|_| dirty)
 }
@@ -124,7 +131,7 @@ pub mod tests {
         };
         if !r.meta.arity_ok(args.len()) {
             out.error(arity_error(r.meta.name).text().as_bytes());
-        } else if let Err(e) = execute(engine, r, 0, args.args(), &mut out) {
+        } else if let Err(e) = execute(engine, &r.meta, r.cmd, 0, args.args(), &mut out) {
             out.error(e.text().as_bytes());
         }
         String::from_utf8_lossy(&out.buf).into_owned()

@@ -1,0 +1,69 @@
+//! Turns configuration values into runtime behaviour: after start-up and after every
+//! CONFIG SET, [`apply`] copies the directive's value into the atomics the hot path
+//! reads (engine knobs, server knobs, log level), so no command takes a lock to read
+//! its configuration.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use redoubt_engine::EvictionPolicy;
+
+use crate::log;
+use crate::server::Server;
+
+/// Applies the current value of directive `name`.
+pub fn apply(server: &Server, name: &str) -> Result<(), String> {
+    let cfg = &server.config;
+    let ek = &server.engine.knobs;
+    let sk = &server.knobs;
+    let int = || cfg.get_i64(name);
+    let boolean = || cfg.get_bool(name);
+    match name {
+        "maxmemory" => ek.maxmemory.store(int().max(0) as u64, Relaxed),
+        "maxmemory-policy" => {
+            let p = EvictionPolicy::parse(&cfg.get(name)).ok_or("unknown policy")?;
+            ek.set_policy(p);
+        }
+        "maxmemory-samples" => ek.maxmemory_samples.store(int().clamp(1, 64) as u32, Relaxed),
+        "lfu-log-factor" => ek.lfu_log_factor.store(int().max(0) as u32, Relaxed),
+        "lfu-decay-time" => ek.lfu_decay_time.store(int().max(0) as u32, Relaxed),
+        "proto-max-bulk-len" => ek.proto_max_bulk_len.store(int(), Relaxed),
+        "active-expire-effort" => ek.active_expire_effort.store(int().clamp(1, 10) as u32, Relaxed),
+        "lazyfree-lazy-expire" => ek.lazyfree_lazy_expire.store(boolean(), Relaxed),
+        "lazyfree-lazy-eviction" => ek.lazyfree_lazy_eviction.store(boolean(), Relaxed),
+        "lazyfree-lazy-user-del" => ek.lazyfree_lazy_user_del.store(boolean(), Relaxed),
+        "lazyfree-lazy-user-flush" => ek.lazyfree_lazy_user_flush.store(boolean(), Relaxed),
+        "timeout" => sk.timeout_s.store(int(), Relaxed),
+        "tcp-keepalive" => sk.tcp_keepalive_s.store(int(), Relaxed),
+        "maxclients" => sk.maxclients.store(int().max(1) as usize, Relaxed),
+        "client-query-buffer-limit" => sk.query_buffer_limit.store(int().max(0) as usize, Relaxed),
+        "protected-mode" => sk.protected_mode.store(boolean(), Relaxed),
+        "requirepass" => {
+            let pass = cfg.get(name).into_bytes();
+            sk.has_password.store(!pass.is_empty(), Relaxed);
+            *sk.requirepass.write().unwrap_or_else(|e| e.into_inner()) = pass;
+        }
+        "hz" => sk.hz.store(int().clamp(1, 500) as u64, Relaxed),
+        "enable-debug-command" => {
+            let v = match cfg.get(name).as_str() {
+                "yes" => 1,
+                "local" => 2,
+                _ => 0,
+            };
+            sk.enable_debug.store(v, Relaxed);
+        }
+        "client-output-buffer-limit" => {
+            let words: Vec<u64> = cfg.get(name).split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            for (class, chunk) in words.chunks(3).take(3).enumerate() {
+                for (i, v) in chunk.iter().enumerate() {
+                    sk.output_limits[class][i].store(*v, Relaxed);
+                }
+            }
+        }
+        "slowlog-log-slower-than" => server.slowlog.set_threshold(int()),
+        "slowlog-max-len" => server.slowlog.set_max_len(int().max(0) as usize),
+        "latency-monitor-threshold" => server.latency.set_threshold_ms(int().max(0) as u64),
+        "loglevel" => log::set_level(log::Level::parse(&cfg.get(name)).unwrap_or(log::Level::Notice)),
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! INFO, with Redis 7.0's sections and field names, so that tools that parse INFO
+//! (monitoring agents, redis-cli --stat, client libraries) keep working. Fields whose
+//! feature is not built yet report the state a Redis without that feature in use
+//! reports (no saves yet, no replicas), never invented activity.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use redoubt_engine::keyspace::SHARDS;
+use redoubt_engine::memory::{human_bytes, rss_bytes, used_bytes};
+use redoubt_engine::stats::{self, Stat};
+use redoubt_engine::CmdResult;
+
+use crate::dispatch::{Call, ServerCommand};
+use crate::server::Server;
+
+pub static COMMANDS: &[ServerCommand] = &[ServerCommand { name: "info", handler: info }];
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+fn info(c: &mut Call) -> CmdResult {
+    let mut wanted: Vec<String> = Vec::new();
+    if c.args.len() == 1 {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    for a in c.args.iter().skip(1) {
+        match a.to_ascii_lowercase().as_slice() {
+            b"default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
+            b"all" | b"everything" => {
+                wanted.extend(DEFAULT.iter().chain(ALL_EXTRA).map(|s| s.to_string()));
+            }
+            other => wanted.push(String::from_utf8_lossy(other).into_owned()),
+        }
+    }
+    let mut text = String::new();
+    let mut seen: Vec<String> = Vec::new();
+    for s in wanted {
+        if seen.contains(&s) {
+            continue;
+        }
+        let body = section(c.server, &s);
+        if let Some(body) = body {
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            text.push_str(&body);
+        }
+        seen.push(s);
+    }
+    c.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// One section's text (`# Title\r\nfield:value\r\n...`), or None if unknown.
+pub fn section(server: &Server, name: &str) -> Option<String> {
+    let mut s = String::new();
+    let title = match name {
+        "server" => "Server",
+        "clients" => "Clients",
+        "memory" => "Memory",
+        "persistence" => "Persistence",
+        "stats" => "Stats",
+        "replication" => "Replication",
+        "cpu" => "CPU",
+        "modules" => "Modules",
+        "errorstats" => "Errorstats",
+        "cluster" => "Cluster",
+        "keyspace" => "Keyspace",
+        "commandstats" => "Commandstats",
+        "latencystats" => "Latencystats",
+        _ => return None,
+    };
+    let _ = write!(s, "# {title}\r\n");
+    let mut f = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(s, "{k}:{v}\r\n");
+    };
+    match name {
+        "server" => server_section(server, &mut f),
+        "clients" => {
+            f("connected_clients", &server.clients.len());
+            f("cluster_connections", &0);
+            f("maxclients", &server.knobs.maxclients.load(Relaxed));
+            f("client_recent_max_input_buffer", &0);
+            f("client_recent_max_output_buffer", &0);
+            f("blocked_clients", &0);
+            f("tracking_clients", &0);
+            f("clients_in_timeout_table", &0);
+        }
+        "memory" => memory_section(server, &mut f),
+        "persistence" => {
+            f("loading", &0);
+            f("async_loading", &0);
+            f("rdb_changes_since_last_save", &stats::total(Stat::Dirty));
+            f("rdb_bgsave_in_progress", &0);
+            f("rdb_last_save_time", &server.last_save.load(Relaxed));
+            f("rdb_last_bgsave_status", &"ok");
+            f("rdb_last_bgsave_time_sec", &-1);
+            f("rdb_current_bgsave_time_sec", &-1);
+            f("rdb_saves", &0);
+            f("aof_enabled", &0);
+            f("aof_rewrite_in_progress", &0);
+            f("aof_rewrite_scheduled", &0);
+            f("aof_last_rewrite_time_sec", &-1);
+            f("aof_current_rewrite_time_sec", &-1);
+            f("aof_last_bgrewrite_status", &"ok");
+            f("aof_rewrites", &0);
+            f("aof_last_write_status", &"ok");
+        }
+        "stats" => stats_section(server, &mut f),
+        "replication" => {
+            let (first, histlen) = server.engine.journal.backlog_range();
+            f("role", &"master");
+            f("connected_slaves", &0);
+            f("master_failover_state", &"no-failover");
+            f("master_replid", &server.run_id);
+            f("master_replid2", &"0000000000000000000000000000000000000000");
+            f("master_repl_offset", &server.engine.journal.offset());
+            f("second_repl_offset", &-1);
+            f("repl_backlog_active", &(server.engine.journal.enabled() as u8));
+            f("repl_backlog_size", &server.config.get_i64("repl-backlog-size"));
+            f("repl_backlog_first_byte_offset", &if histlen > 0 { first } else { 0 });
+            f("repl_backlog_histlen", &histlen);
+        }
+        "cpu" => {
+            let (user, sys) = rusage(libc::RUSAGE_SELF);
+            f("used_cpu_sys", &format!("{sys:.6}"));
+            f("used_cpu_user", &format!("{user:.6}"));
+            let (cu, cs) = rusage(libc::RUSAGE_CHILDREN);
+            f("used_cpu_sys_children", &format!("{cs:.6}"));
+            f("used_cpu_user_children", &format!("{cu:.6}"));
+        }
+        "modules" => {}
+        "errorstats" => {
+            for (code, n) in stats::error_totals() {
+                f(&format!("errorstat_{}", String::from_utf8_lossy(&code)), &format!("count={n}"));
+            }
+        }
+        "cluster" => f("cluster_enabled", &0),
+        "keyspace" => keyspace_section(server, &mut f),
+        "commandstats" => {
+            for cmd in commands_with_stats(server) {
+                let t = stats::command_totals(cmd.id);
+                let per = if t.calls > 0 { t.usec as f64 / t.calls as f64 } else { 0.0 };
+                f(
+                    &format!("cmdstat_{}", cmd.name()),
+                    &format!(
+                        "calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
+                        t.calls, t.usec, t.rejected, t.failed
+                    ),
+                );
+            }
+        }
+        "latencystats" => {
+            let percentiles: Vec<f64> = server
+                .config
+                .get("latency-tracking-info-percentiles")
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            for cmd in commands_with_stats(server) {
+                let t = stats::command_totals(cmd.id);
+                if t.calls == 0 {
+                    continue;
+                }
+                let parts: Vec<String> = percentiles
+                    .iter()
+                    .map(|p| {
+                        let mut label = Vec::new();
+                        redoubt_resp::number::push_g(&mut label, *p, 17);
+                        format!("p{}={:.3}", String::from_utf8_lossy(&label), stats::percentile(&t.hist, *p) as f64)
+                    })
+                    .collect();
+                f(&format!("latency_percentiles_usec_{}", cmd.name()), &parts.join(","));
+            }
+        }
+        _ => {}
+    }
+    Some(s)
+}
+
+type Field<'a> = dyn FnMut(&str, &dyn std::fmt::Display) + 'a;
+
+fn server_section(server: &Server, f: &mut Field) {
+    let uname = uname();
+    f("redis_version", &crate::REDIS_VERSION);
+    f("redoubt_version", &env!("CARGO_PKG_VERSION"));
+    f("redis_git_sha1", &"00000000");
+    f("redis_git_dirty", &0);
+    f("redis_build_id", &"0");
+    f("redis_mode", &"standalone");
+    f("os", &uname);
+    f("arch_bits", &64);
+    f("monotonic_clock", &"POSIX clock_gettime");
+    f("multiplexing_api", &"epoll");
+    f("atomicvar_api", &"c11-builtin");
+    f("gcc_version", &"0.0.0");
+    f("process_id", &std::process::id());
+    f("process_supervised", &server.config.get("supervised"));
+    f("run_id", &server.run_id);
+    f("tcp_port", &server.tcp_port.load(Relaxed));
+    f("server_time_usec", &redoubt_engine::clock::now_us());
+    f("uptime_in_seconds", &server.uptime_s());
+    f("uptime_in_days", &(server.uptime_s() / 86400));
+    f("hz", &server.knobs.hz.load(Relaxed));
+    f("configured_hz", &server.knobs.hz.load(Relaxed));
+    f("lru_clock", &redoubt_engine::clock::lru_clock(redoubt_engine::clock::now_ms()));
+    f("executable", &server.executable);
+    f("config_file", &server.config.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    f("io_threads_active", &0);
+}
+
+fn memory_section(server: &Server, f: &mut Field) {
+    let used = used_bytes();
+    let rss = rss_bytes();
+    let peak = server.peak_memory.fetch_max(used, Relaxed).max(used);
+    let maxmemory = server.engine.knobs.maxmemory.load(Relaxed);
+    let total_mem = total_system_memory();
+    f("used_memory", &used);
+    f("used_memory_human", &human_bytes(used as u64));
+    f("used_memory_rss", &rss);
+    f("used_memory_rss_human", &human_bytes(rss as u64));
+    f("used_memory_peak", &peak);
+    f("used_memory_peak_human", &human_bytes(peak as u64));
+    f("used_memory_peak_perc", &format!("{:.2}%", if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 }));
+    f("total_system_memory", &total_mem);
+    f("total_system_memory_human", &human_bytes(total_mem));
+    f("maxmemory", &maxmemory);
+    f("maxmemory_human", &human_bytes(maxmemory));
+    f("maxmemory_policy", &server.engine.knobs.policy().name());
+    f("mem_fragmentation_ratio", &format!("{:.2}", if used > 0 { rss as f64 / used as f64 } else { 0.0 }));
+    f("mem_fragmentation_bytes", &(rss as i64 - used as i64));
+    f("mem_replication_backlog", &server.engine.journal.backlog_range().1);
+    f("mem_allocator", &"jemalloc-5.3.0");
+    f("lazyfree_pending_objects", &0);
+}
+
+fn stats_section(server: &Server, f: &mut Field) {
+    let ops = crate::cron::instantaneous(server);
+    f("total_connections_received", &stats::total(Stat::ConnectionsReceived));
+    f("total_commands_processed", &stats::total(Stat::Commands));
+    f("instantaneous_ops_per_sec", &ops.ops_per_sec);
+    f("total_net_input_bytes", &stats::total(Stat::NetInputBytes));
+    f("total_net_output_bytes", &stats::total(Stat::NetOutputBytes));
+    f("total_net_repl_input_bytes", &0);
+    f("total_net_repl_output_bytes", &0);
+    f("instantaneous_input_kbps", &format!("{:.2}", ops.input_kbps));
+    f("instantaneous_output_kbps", &format!("{:.2}", ops.output_kbps));
+    f("instantaneous_input_repl_kbps", &"0.00");
+    f("instantaneous_output_repl_kbps", &"0.00");
+    f("rejected_connections", &stats::total(Stat::RejectedConnections));
+    f("sync_full", &0);
+    f("sync_partial_ok", &0);
+    f("sync_partial_err", &0);
+    f("expired_keys", &stats::total(Stat::ExpiredKeys));
+    f("expired_stale_perc", &"0.00");
+    f("expired_time_cap_reached_count", &stats::total(Stat::ExpiredTimeCapReached));
+    f("expire_cycle_cpu_milliseconds", &(stats::total(Stat::ActiveExpireCpuUs) / 1000));
+    f("evicted_keys", &stats::total(Stat::EvictedKeys));
+    f("evicted_clients", &stats::total(Stat::EvictedClients));
+    f("keyspace_hits", &stats::total(Stat::KeyspaceHits));
+    f("keyspace_misses", &stats::total(Stat::KeyspaceMisses));
+    f("pubsub_channels", &0);
+    f("pubsub_patterns", &0);
+    f("pubsubshard_channels", &0);
+    f("latest_fork_usec", &0);
+    f("total_forks", &0);
+    f("unexpected_error_replies", &stats::total(Stat::UnexpectedErrorReplies));
+    f("total_error_replies", &stats::total(Stat::TotalErrorReplies));
+    f("total_reads_processed", &stats::total(Stat::ReadsProcessed));
+    f("total_writes_processed", &stats::total(Stat::WritesProcessed));
+    f("client_query_buffer_limit_disconnections", &stats::total(Stat::ClientQueryBufferLimitDisconnections));
+    f("client_output_buffer_limit_disconnections", &stats::total(Stat::ClientOutputBufferLimitDisconnections));
+}
+
+fn keyspace_section(server: &Server, f: &mut Field) {
+    let ks = &server.engine.keyspace;
+    for db in 0..ks.databases() {
+        let (keys, volatile) = ks.count(db);
+        if keys == 0 {
+            continue;
+        }
+        f(&format!("db{db}"), &format!("keys={keys},expires={volatile},avg_ttl={}", avg_ttl(server, db, volatile)));
+    }
+}
+
+/// Entries looked at per shard when estimating `avg_ttl`.
+const AVG_TTL_SAMPLES_PER_SHARD: usize = 16;
+
+/// The average remaining TTL (ms) of a sample of volatile keys, as an estimate like
+/// Redis's; bounded work (a few entries per shard).
+fn avg_ttl(server: &Server, db: usize, volatile: usize) -> i64 {
+    if volatile == 0 {
+        return 0;
+    }
+    let now = redoubt_engine::clock::now_ms();
+    let (mut sum, mut n) = (0i64, 0i64);
+    for shard in 0..SHARDS {
+        let mut locked = server.engine.keyspace.lock_shard(shard);
+        let Some(part) = locked.shard(shard).map(|s| &s.dbs[db]) else { continue };
+        if part.volatile() == 0 {
+            continue;
+        }
+        let ttls = part
+            .dicts(shard)
+            .filter(|(_, d)| d.volatile() > 0)
+            .flat_map(|(_, d)| d.iter())
+            .filter_map(|e| e.expire_ms())
+            .take(AVG_TTL_SAMPLES_PER_SHARD);
+        for t in ttls {
+            sum += (t - now).max(0);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        0
+    } else {
+        sum / n
+    }
+}
+
+/// Commands that have been called or rejected, in the table's id order.
+fn commands_with_stats(server: &Server) -> Vec<std::sync::Arc<crate::dispatch::Command>> {
+    let mut out = Vec::new();
+    let mut id = 0;
+    while let Some(cmd) = server.commands.by_id(id) {
+        let t = stats::command_totals(id);
+        if t.calls > 0 || t.rejected > 0 {
+            out.push(cmd.clone());
+        }
+        id += 1;
+    }
+    out
+}
+
+fn rusage(who: libc::c_int) -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // Safety: getrusage fills the struct we own.
+    unsafe { libc::getrusage(who, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_utime), t(ru.ru_stime))
+}
+
+fn uname() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // Safety: uname fills the struct we own with NUL-terminated fields.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let field = |b: &[libc::c_char]| {
+        let bytes: Vec<u8> = b.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+}
+
+fn total_system_memory() -> u64 {
+    // Safety: sysconf has no side effects.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (pages.max(0) as u64) * (size.max(0) as u64)
+}

@@ -1,0 +1,110 @@
+//! What each directive does in Redoubt. Every Redis 7.0 directive is accepted so that an
+//! existing redis.conf loads unchanged, but a directive is never silently pretended:
+//! - implemented: it has Redis's effect;
+//! - pending: its feature arrives with a later issue; a non-default value is logged
+//!   at start-up so nobody believes it took effect;
+//! - not applicable: a tuning knob of Redis's single-threaded, forking design that has
+//!   no counterpart here (the README's compatibility table lists the reasons);
+//! - refused: a feature Redoubt lacks, where ignoring the setting would be dangerous
+//!   (TLS, cluster mode, modules): the value is rejected with an error.
+
+/// How Redoubt treats a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Implemented,
+    /// The feature comes with this issue.
+    Pending(&'static str),
+    /// Why the knob has no meaning in Redoubt.
+    NotApplicable(&'static str),
+}
+
+const PERSISTENCE: &str = "persistence (issue #4)";
+const REPLICATION: &str = "replication (issue #5)";
+const DATA_TYPES: &str = "data types, scripting and pub/sub (issue #3)";
+
+/// The support level of a directive (canonical name).
+pub fn support(name: &str) -> Support {
+    use Support::*;
+    match name {
+        "save"
+        | "dbfilename"
+        | "rdbcompression"
+        | "rdbchecksum"
+        | "appendonly"
+        | "appendfilename"
+        | "appenddirname"
+        | "appendfsync"
+        | "no-appendfsync-on-rewrite"
+        | "auto-aof-rewrite-percentage"
+        | "auto-aof-rewrite-min-size"
+        | "aof-load-truncated"
+        | "aof-use-rdb-preamble"
+        | "aof-timestamp-enabled"
+        | "aof-rewrite-incremental-fsync"
+        | "aof-disable-auto-gc"
+        | "stop-writes-on-bgsave-error"
+        | "rdb-del-sync-files"
+        | "rdb-save-incremental-fsync"
+        | "sanitize-dump-payload" => Pending(PERSISTENCE),
+        n if n.starts_with("repl-") || n.starts_with("replica-") || n.starts_with("min-replicas-") => {
+            Pending(REPLICATION)
+        }
+        "replicaof" | "masterauth" | "masteruser" | "propagation-error-behavior" => Pending(REPLICATION),
+        n if n.starts_with("hash-max-")
+            || n.starts_with("list-")
+            || n.starts_with("zset-max-")
+            || n.starts_with("set-max-")
+            || n.starts_with("stream-node-") =>
+        {
+            Pending(DATA_TYPES)
+        }
+        "hll-sparse-max-bytes"
+        | "notify-keyspace-events"
+        | "lua-time-limit"
+        | "busy-reply-threshold"
+        | "acl-pubsub-default" => Pending(DATA_TYPES),
+        "activerehashing" => NotApplicable("each hash slot has its own small table, resized at once"),
+        "activedefrag"
+        | "jemalloc-bg-thread"
+        | "io-threads"
+        | "io-threads-do-reads"
+        | "dynamic-hz"
+        | "disable-thp"
+        | "set-proc-title"
+        | "proc-title-template"
+        | "crash-log-enabled"
+        | "crash-memcheck-enabled"
+        | "server_cpulist"
+        | "bio_cpulist"
+        | "aof_rewrite_cpulist"
+        | "bgsave_cpulist"
+        | "enable-protected-configs"
+        | "enable-module-command"
+        | "oom-score-adj"
+        | "oom-score-adj-values"
+        | "maxmemory-eviction-tenacity"
+        | "socket-mark-id"
+        | "ignore-warnings"
+        | "tracking-table-max-keys"
+        | "maxmemory-clients"
+        | "bind-source-addr" => NotApplicable("a tuning knob of Redis's process model with no Redoubt counterpart"),
+        n if n.starts_with("active-defrag-") => NotApplicable("no active defragmentation"),
+        n if n.starts_with("cluster-") || n.starts_with("tls-") || n.starts_with("acl") => {
+            NotApplicable("the feature is not built yet; enabling it is refused")
+        }
+        n if n.starts_with("syslog-") => NotApplicable("logs go to the logfile or stdout"),
+        _ => Implemented,
+    }
+}
+
+/// The error for a value that would turn on a feature Redoubt does not have.
+pub fn refuse(name: &str, value: &str) -> Option<&'static str> {
+    match (name, value) {
+        ("cluster-enabled", "yes") => Some("Redoubt does not support cluster mode yet"),
+        ("tls-port", v) if v != "0" => Some("Redoubt does not support TLS yet"),
+        ("tls-replication" | "tls-cluster", "yes") => Some("Redoubt does not support TLS yet"),
+        ("syslog-enabled", "yes") => Some("Redoubt does not log to syslog; use logfile"),
+        ("aclfile", v) if !v.is_empty() => Some("Redoubt does not support ACL files yet"),
+        _ => None,
+    }
+}

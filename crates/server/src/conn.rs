@@ -1,0 +1,342 @@
+//! One client connection: read, parse, dispatch, write — with pipelining, backpressure
+//! and Redis's limits.
+//!
+//! Hot path: a readable socket is read into a per-thread scratch buffer, every complete
+//! request in it is parsed (arguments are ranges into the buffer, nothing is copied)
+//! and run, and all replies are written with one `write` from a per-thread output
+//! buffer. Only bytes that must outlive that moment — a partial request, replies the
+//! socket would not take — are copied into buffers the connection owns, and those are
+//! released once drained, so an idle connection holds no buffer at all.
+//!
+//! Bounds: a request may not exceed `client-query-buffer-limit` (the connection is
+//! closed, as in Redis); replies of one batch are written before more input is read,
+//! so output grows only with what one read asked for, and `client-output-buffer-limit`
+//! caps it.
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use redoubt_engine::stats::{self, Stat};
+use redoubt_resp::request::{Limits, Parsed, RequestParser};
+use redoubt_resp::ReplyBuf;
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::client::{ClientShared, ClientState};
+use crate::dispatch::{dispatch, reply_error, Flow};
+use crate::server::Server;
+
+/// Bytes read per system call.
+pub const READ_CHUNK: usize = 16 * 1024;
+/// Replies of one batch beyond which the connection writes before parsing on.
+pub const BATCH_REPLY_BYTES_MAX: usize = 1024 * 1024;
+/// Owned buffers larger than this are freed once drained rather than kept.
+const KEEP_BUFFER_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+    static OUT: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(READ_CHUNK));
+}
+
+/// A TCP or Unix-domain socket.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.writable().await,
+            Stream::Unix(s) => s.writable().await,
+        }
+    }
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read(buf),
+            Stream::Unix(s) => s.try_read(buf),
+        }
+    }
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_write(buf),
+            Stream::Unix(s) => s.try_write(buf),
+        }
+    }
+}
+
+/// What a read-and-process round ended with.
+enum Step {
+    /// Wait for more input.
+    Read,
+    /// The peer closed the connection.
+    Eof,
+    /// Input remains to be processed after a pause until then.
+    Resume(Option<Instant>),
+    /// The connection must close (after writing what is pending).
+    Close,
+}
+
+struct Conn {
+    server: Arc<Server>,
+    client: Arc<ClientShared>,
+    stream: Stream,
+    state: ClientState,
+    parser: RequestParser,
+    /// Input not yet processed (a partial request, or requests after a pause).
+    inbuf: Vec<u8>,
+    /// Replies the socket has not taken yet.
+    outbuf: Vec<u8>,
+}
+
+/// Serves one connection until it closes, then removes it from the registry.
+pub async fn serve(server: Arc<Server>, stream: Stream, client: Arc<ClientShared>) {
+    let authenticated = !server.knobs.has_password.load(Relaxed);
+    let mut conn = Conn {
+        server,
+        client,
+        stream,
+        state: ClientState::new(authenticated),
+        parser: RequestParser::new(),
+        inbuf: Vec::new(),
+        outbuf: Vec::new(),
+    };
+    if let Err(e) = conn.run().await {
+        crate::verbose!("Client id={} closed: {e}", conn.client.id);
+    }
+    conn.server.clients.remove(conn.client.id);
+}
+
+impl Conn {
+    async fn run(&mut self) -> io::Result<()> {
+        let mut pending: Option<Option<Instant>> = None;
+        loop {
+            self.flush().await?;
+            if self.state.close_after_reply || self.client.is_killed() {
+                return Ok(());
+            }
+            let step = match pending.take() {
+                Some(until) => {
+                    if let Some(t) = until {
+                        tokio::time::sleep_until(t.into()).await;
+                    }
+                    self.process_pending()
+                }
+                None => {
+                    tokio::select! {
+                        r = self.stream.readable() => r?,
+                        _ = self.client.wake.notified() => continue,
+                    }
+                    self.read_and_process()?
+                }
+            };
+            match step {
+                Step::Read => {}
+                Step::Eof => return Ok(()),
+                Step::Close => self.state.close_after_reply = true,
+                Step::Resume(until) => pending = Some(until),
+            }
+        }
+    }
+
+    /// Reads what the socket has and processes it.
+    fn read_and_process(&mut self) -> io::Result<Step> {
+        if !self.inbuf.is_empty() {
+            let want =
+                self.parser.pending_bulk_len().map_or(READ_CHUNK, |n| (n + 2).clamp(READ_CHUNK, 64 * READ_CHUNK));
+            let len = self.inbuf.len();
+            self.inbuf.resize(len + want, 0);
+            let read = self.stream.try_read(&mut self.inbuf[len..]);
+            self.inbuf.truncate(len + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) => return Ok(Step::Eof),
+                Ok(n) => self.note_input(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::Read),
+                Err(e) => return Err(e),
+            }
+            return Ok(self.process_pending());
+        }
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let n = match self.stream.try_read(&mut scratch[..]) {
+                Ok(0) => return Ok(Step::Eof),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::Read),
+                Err(e) => return Err(e),
+            };
+            self.note_input(n);
+            let (consumed, step) = self.process(&scratch[..n]);
+            if consumed < n {
+                self.inbuf.extend_from_slice(&scratch[consumed..n]);
+            }
+            Ok(self.check_query_limit(step))
+        })
+    }
+
+    fn note_input(&self, n: usize) {
+        stats::add(Stat::NetInputBytes, n as u64);
+        self.client.last_interaction_ms.store(redoubt_engine::clock::now_ms(), Relaxed);
+    }
+
+    /// Processes the owned input buffer.
+    fn process_pending(&mut self) -> Step {
+        let buf = std::mem::take(&mut self.inbuf);
+        let (consumed, step) = self.process(&buf);
+        let mut buf = buf;
+        buf.drain(..consumed);
+        if buf.capacity() > KEEP_BUFFER_BYTES && buf.len() < KEEP_BUFFER_BYTES / 4 {
+            buf.shrink_to(buf.len().max(READ_CHUNK));
+        }
+        if buf.is_empty() {
+            buf = Vec::new();
+        }
+        self.inbuf = buf;
+        self.check_query_limit(step)
+    }
+
+    /// Closes a client whose unprocessed input passed `client-query-buffer-limit`.
+    fn check_query_limit(&mut self, step: Step) -> Step {
+        self.client.qbuf.store(self.inbuf.len(), Relaxed);
+        let limit = self.server.knobs.query_buffer_limit.load(Relaxed);
+        if self.inbuf.len() > limit {
+            let head = String::from_utf8_lossy(&self.inbuf[..self.inbuf.len().min(64)]).into_owned();
+            crate::warning!(
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
+                self.client.describe(redoubt_engine::clock::now_ms(), ""),
+                head
+            );
+            stats::incr(Stat::ClientQueryBufferLimitDisconnections);
+            self.inbuf = Vec::new();
+            return Step::Eof;
+        }
+        step
+    }
+
+    /// Parses and runs the requests at the start of `buf`; returns how many bytes were
+    /// used and what to do next. Replies are written before returning.
+    fn process(&mut self, buf: &[u8]) -> (usize, Step) {
+        OUT.with(|out| {
+            let mut out = out.borrow_mut();
+            let mut reply = ReplyBuf { buf: std::mem::take(&mut *out), proto: self.state.proto };
+            reply.buf.clear();
+            let (consumed, step) = self.run_requests(buf, &mut reply);
+            self.queue_output(&reply.buf);
+            *out = std::mem::take(&mut reply.buf);
+            if out.capacity() > KEEP_BUFFER_BYTES * 4 {
+                *out = Vec::with_capacity(READ_CHUNK);
+            }
+            (consumed, step)
+        })
+    }
+
+    fn run_requests(&mut self, buf: &[u8], reply: &mut ReplyBuf) -> (usize, Step) {
+        let mut pos = 0;
+        loop {
+            if reply.len() > BATCH_REPLY_BYTES_MAX {
+                return (pos, Step::Resume(None));
+            }
+            let limits = Limits {
+                max_bulk_len: self.server.engine.knobs.proto_max_bulk_len.load(Relaxed),
+                auth_required: !self.state.authenticated,
+                is_master: false,
+            };
+            match self.parser.parse(&buf[pos..], &limits) {
+                Ok(Parsed::Incomplete) => return (pos, Step::Read),
+                Ok(Parsed::Empty { consumed }) => pos += consumed,
+                Ok(Parsed::Command { consumed }) => {
+                    let args = self.parser.args(&buf[pos..]);
+                    reply.proto = self.state.proto;
+                    let flow = dispatch(&self.server, &mut self.state, &self.client, args, reply);
+                    match flow {
+                        Flow::Continue => pos += consumed,
+                        Flow::Close | Flow::Shutdown => return (pos + consumed, Step::Close),
+                        Flow::RetryAfter(t) => return (pos, Step::Resume(Some(t))),
+                    }
+                }
+                Err(e) => {
+                    let mut text = b"ERR ".to_vec();
+                    text.extend_from_slice(&e.0);
+                    let err = redoubt_engine::CmdError::Owned(String::from_utf8_lossy(&text).into_owned());
+                    reply_error(reply, &err);
+                    crate::verbose!(
+                        "Protocol error ({}) from client: id={}",
+                        String::from_utf8_lossy(&e.0),
+                        self.client.id
+                    );
+                    return (buf.len(), Step::Close);
+                }
+            }
+        }
+    }
+
+    /// Writes `data` now if the socket takes it; keeps the rest.
+    fn queue_output(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        stats::add(Stat::NetOutputBytes, data.len() as u64);
+        let mut written = 0;
+        if self.outbuf.is_empty() {
+            while written < data.len() {
+                match self.stream.try_write(&data[written..]) {
+                    Ok(0) => break,
+                    Ok(n) => written += n,
+                    Err(_) => break,
+                }
+            }
+        }
+        self.outbuf.extend_from_slice(&data[written..]);
+        self.client.obuf.store(self.outbuf.len(), Relaxed);
+        self.check_output_limit();
+    }
+
+    /// Kills a normal client whose pending replies pass its class's hard limit.
+    fn check_output_limit(&mut self) {
+        let hard = self.server.knobs.output_limits[0][0].load(Relaxed) as usize;
+        if hard > 0 && self.outbuf.len() > hard {
+            crate::warning!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.client.describe(redoubt_engine::clock::now_ms(), "")
+            );
+            stats::incr(Stat::ClientOutputBufferLimitDisconnections);
+            self.outbuf = Vec::new();
+            self.client.kill();
+        }
+    }
+
+    /// Sends everything pending, mail from other clients included.
+    async fn flush(&mut self) -> io::Result<()> {
+        let mail = self.client.take_mail();
+        if !mail.is_empty() {
+            stats::add(Stat::NetOutputBytes, mail.len() as u64);
+            self.outbuf.extend_from_slice(&mail);
+        }
+        let mut sent = 0;
+        while sent < self.outbuf.len() {
+            if self.client.is_killed() {
+                break;
+            }
+            self.stream.writable().await?;
+            match self.stream.try_write(&self.outbuf[sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.outbuf.drain(..sent.min(self.outbuf.len()));
+        if self.outbuf.is_empty() {
+            self.outbuf = Vec::new();
+        }
+        self.client.obuf.store(self.outbuf.len(), Relaxed);
+        Ok(())
+    }
+}

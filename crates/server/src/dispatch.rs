@@ -1,0 +1,350 @@
+//! The command table and the path every command takes (Redis's `processCommand` and
+//! `call`): look up the command and subcommand, check arity and authentication, make
+//! room under maxmemory, run it (a data command locks its shards and runs in the
+//! engine; a server command gets the connection), then account for it — stats, error
+//! stats, SLOWLOG, the latency monitor and MONITOR feeds.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redoubt_engine::cmd::registry;
+use redoubt_engine::cmd::DataCommand;
+use redoubt_engine::command::{all_names, flag, lookup_meta, CommandMeta};
+use redoubt_engine::stats::{self, Stat};
+use redoubt_engine::{CmdError, CmdResult};
+use redoubt_resp::request::Args;
+use redoubt_resp::ReplyBuf;
+
+use crate::client::{ClientShared, ClientState, ReplyMode};
+use crate::server::Server;
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Write what is pending, then close (QUIT, protocol errors, CLIENT KILL of self).
+    Close,
+    /// Wait before running this command, then run it again (CLIENT PAUSE).
+    RetryAfter(Instant),
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// What a server command sees: the server, its connection and its arguments.
+pub struct Call<'a, 'o> {
+    pub server: &'a Arc<Server>,
+    pub state: &'a mut ClientState,
+    pub client: &'a Arc<ClientShared>,
+    pub args: Args<'a>,
+    pub out: &'o mut ReplyBuf,
+    pub cmd: &'a Command,
+    pub flow: Flow,
+}
+
+pub type ServerHandler = fn(&mut Call<'_, '_>) -> CmdResult;
+
+/// A server command's registration.
+pub struct ServerCommand {
+    pub name: &'static str,
+    pub handler: ServerHandler,
+}
+
+/// How a command runs.
+pub enum Handler {
+    Data(&'static DataCommand),
+    Server(ServerHandler),
+    /// A container whose subcommands do the work (CONFIG, CLIENT, OBJECT).
+    Container,
+}
+
+/// One command or subcommand.
+pub struct Command {
+    /// Index for per-command statistics.
+    pub id: usize,
+    pub meta: CommandMeta,
+    pub handler: Handler,
+    pub subcommands: HashMap<Vec<u8>, Arc<Command>>,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        self.meta.name
+    }
+}
+
+/// Every command Redoubt implements.
+pub struct CommandTable {
+    by_name: HashMap<Vec<u8>, Arc<Command>>,
+    /// Commands by id, for stats and CLIENT LIST.
+    by_id: Vec<Arc<Command>>,
+}
+
+impl CommandTable {
+    /// Builds the table from the engine's data commands and the server's own, joined
+    /// with Redis 7.0's metadata; `renames` applies redis.conf's rename-command.
+    pub fn build(server_cmds: &[&'static [ServerCommand]], renames: &[(String, String)]) -> CommandTable {
+        let mut handlers: HashMap<&'static str, Handler> = HashMap::new();
+        for d in redoubt_engine::cmd::all() {
+            handlers.insert(d.name, Handler::Data(d));
+        }
+        for list in server_cmds {
+            for s in list.iter() {
+                handlers.insert(s.name, Handler::Server(s.handler));
+            }
+        }
+        // Containers: parents of implemented subcommands that have no handler of their own.
+        let parents: Vec<&'static str> = handlers.keys().filter_map(|n| n.split_once('|').map(|(p, _)| p)).collect();
+        for p in parents {
+            if let Some(name) = all_names().find(|n| *n == p) {
+                handlers.entry(name).or_insert(Handler::Container);
+            }
+        }
+        let mut names: Vec<&'static str> = handlers.keys().copied().collect();
+        names.sort_unstable();
+        let mut by_id = Vec::new();
+        let mut subs: HashMap<&'static str, Vec<Arc<Command>>> = HashMap::new();
+        let mut tops: Vec<Command> = Vec::new();
+        for name in names {
+            let Some(meta) = lookup_meta(name) else { continue };
+            let Some(handler) = handlers.remove(name) else { continue };
+            let cmd = Command { id: 0, meta, handler, subcommands: HashMap::new() };
+            match name.split_once('|') {
+                Some((parent, _)) => {
+                    let mut cmd = cmd;
+                    cmd.id = by_id.len();
+                    let cmd = Arc::new(cmd);
+                    by_id.push(cmd.clone());
+                    subs.entry(parent).or_default().push(cmd);
+                }
+                None => tops.push(cmd),
+            }
+        }
+        let mut by_name = HashMap::new();
+        for mut cmd in tops {
+            cmd.id = by_id.len();
+            for s in subs.remove(cmd.meta.name).unwrap_or_default() {
+                let sub = s.meta.name.split_once('|').map_or(s.meta.name, |(_, b)| b);
+                cmd.subcommands.insert(sub.as_bytes().to_vec(), s);
+            }
+            let cmd = Arc::new(cmd);
+            by_id.push(cmd.clone());
+            by_name.insert(cmd.meta.name.as_bytes().to_vec(), cmd);
+        }
+        for (old, new) in renames {
+            if let Some(cmd) = by_name.remove(old.to_ascii_lowercase().as_bytes()) {
+                if !new.is_empty() {
+                    by_name.insert(new.to_ascii_lowercase().into_bytes(), cmd);
+                }
+            }
+        }
+        CommandTable { by_name, by_id }
+    }
+
+    /// The command named `name` (any case).
+    pub fn get(&self, name: &[u8]) -> Option<&Arc<Command>> {
+        if name.len() <= 32 {
+            let mut buf = [0u8; 32];
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            self.by_name.get(&lower[..])
+        } else {
+            self.by_name.get(&name.to_ascii_lowercase())
+        }
+    }
+
+    pub fn by_id(&self, id: usize) -> Option<&Arc<Command>> {
+        self.by_id.get(id)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Command>> {
+        self.by_name.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// Redis's unknown-command error: the name and the first arguments, quoted.
+pub fn unknown_command_error(args: Args) -> CmdError {
+    let mut tail = String::new();
+    for a in args.iter().skip(1) {
+        if tail.len() >= 128 {
+            break;
+        }
+        let room = 128 - tail.len();
+        let a = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
+        tail.push_str(&format!("'{a}' "));
+    }
+    let name = args.get(0);
+    let name = String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned();
+    CmdError::Owned(format!("ERR unknown command '{name}', with args beginning with: {tail}"))
+}
+
+/// Writes an error reply and counts it (total, per code, per command).
+pub fn reply_error(out: &mut ReplyBuf, err: &CmdError) {
+    let text = err.text();
+    out.error(text.as_bytes());
+    stats::incr(Stat::TotalErrorReplies);
+    let code = text.split(' ').next().unwrap_or("ERR");
+    stats::record_error(code.as_bytes());
+}
+
+/// Runs one command for a connection.
+pub fn dispatch(
+    server: &Arc<Server>,
+    state: &mut ClientState,
+    client: &Arc<ClientShared>,
+    args: Args,
+    out: &mut ReplyBuf,
+) -> Flow {
+    let skip = match state.reply {
+        ReplyMode::On => false,
+        ReplyMode::Off | ReplyMode::Skipping => true,
+        ReplyMode::SkipNext => {
+            state.reply = ReplyMode::Skipping;
+            true
+        }
+    };
+    let mark = out.len();
+    let flow = dispatch_inner(server, state, client, args, out);
+    if skip && state.reply != ReplyMode::On {
+        // CLIENT REPLY OFF/SKIP: the reply is computed (and counted) but not sent.
+        out.buf.truncate(mark);
+        if state.reply == ReplyMode::Skipping {
+            state.reply = ReplyMode::On;
+        }
+    }
+    flow
+}
+
+fn dispatch_inner(
+    server: &Arc<Server>,
+    state: &mut ClientState,
+    client: &Arc<ClientShared>,
+    args: Args,
+    out: &mut ReplyBuf,
+) -> Flow {
+    let Some(top) = server.commands.get(args.get(0)) else {
+        reply_error(out, &unknown_command_error(args));
+        return Flow::Continue;
+    };
+    let cmd = match resolve_subcommand(top, args) {
+        Ok(c) => c,
+        Err(e) => {
+            stats::record_rejected(top.id);
+            reply_error(out, &e);
+            return Flow::Continue;
+        }
+    };
+    if let Err(e) = admit(server, state, cmd, args) {
+        stats::record_rejected(cmd.id);
+        reply_error(out, &e);
+        return Flow::Continue;
+    }
+    if let Some(until) = server.pause.blocks(cmd, client) {
+        return Flow::RetryAfter(until);
+    }
+    call(server, state, client, cmd, args, out)
+}
+
+/// Finds the subcommand of a container command.
+fn resolve_subcommand<'c>(top: &'c Arc<Command>, args: Args) -> Result<&'c Arc<Command>, CmdError> {
+    if top.subcommands.is_empty() {
+        return Ok(top);
+    }
+    if args.len() < 2 {
+        if matches!(top.handler, Handler::Container) {
+            return Err(registry::arity_error(top.name()));
+        }
+        return Ok(top);
+    }
+    match top.subcommands.get(&args.get(1).to_ascii_lowercase()) {
+        Some(sub) => Ok(sub),
+        None if !matches!(top.handler, Handler::Container) => Ok(top),
+        None => {
+            let sub = String::from_utf8_lossy(&args.get(1)[..args.get(1).len().min(128)]).into_owned();
+            Err(CmdError::Owned(format!(
+                "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                String::from_utf8_lossy(args.get(0)).to_ascii_uppercase()
+            )))
+        }
+    }
+}
+
+/// The checks between lookup and execution, in Redis's order.
+fn admit(server: &Server, state: &ClientState, cmd: &Command, args: Args) -> CmdResult {
+    if !cmd.meta.arity_ok(args.len()) {
+        return Err(registry::arity_error(cmd.name()));
+    }
+    if !state.authenticated && !cmd.meta.has(flag::NO_AUTH) {
+        return Err(CmdError::Static("NOAUTH Authentication required."));
+    }
+    if server.engine.knobs.maxmemory.load(Relaxed) > 0 {
+        let short = crate::evict::make_room(server).is_err();
+        if short && cmd.meta.has(flag::DENYOOM) {
+            return Err(redoubt_engine::exec::err::OOM);
+        }
+    }
+    Ok(())
+}
+
+/// Runs an admitted command and accounts for it.
+fn call(
+    server: &Arc<Server>,
+    state: &mut ClientState,
+    client: &Arc<ClientShared>,
+    cmd: &Arc<Command>,
+    args: Args,
+    out: &mut ReplyBuf,
+) -> Flow {
+    client.last_cmd.store(cmd.id, Relaxed);
+    let start = Instant::now();
+    let (result, flow) = match &cmd.handler {
+        Handler::Data(d) => match registry::execute(&server.engine, &cmd.meta, d, state.db, args, out) {
+            Ok(dirty) => {
+                if dirty > 0 {
+                    stats::add(Stat::Dirty, dirty);
+                }
+                (Ok(()), Flow::Continue)
+            }
+            Err(e) => (Err(e), Flow::Continue),
+        },
+        Handler::Server(h) => {
+            let mut c = Call { server, state, client, args, out, cmd, flow: Flow::Continue };
+            let r = h(&mut c);
+            (r, c.flow)
+        }
+        Handler::Container => (Err(registry::arity_error(cmd.name())), Flow::Continue),
+    };
+    let elapsed = start.elapsed();
+    let failed = result.is_err();
+    if let Err(e) = &result {
+        reply_error(out, e);
+    }
+    stats::incr(Stat::Commands);
+    stats::record_call(cmd.id, elapsed.as_micros() as u64, failed);
+    server.after_call(client, state, cmd, args, elapsed);
+    flow
+}
+
+/// Redis's `call` bookkeeping that needs the server: SLOWLOG, latency, MONITOR.
+impl Server {
+    fn after_call(&self, client: &ClientShared, state: &ClientState, cmd: &Command, args: Args, elapsed: Duration) {
+        let us = elapsed.as_micros() as i64;
+        if !cmd.meta.has(flag::SKIP_SLOWLOG) {
+            self.slowlog.record(self, client, args, us);
+        }
+        self.latency.record_command(cmd.meta.has(flag::FAST), us);
+        if self.clients.monitors.load(Relaxed) > 0 && !cmd.meta.has(flag::SKIP_MONITOR) && !cmd.meta.has(flag::ADMIN) {
+            crate::cmd::monitor::feed(self, client, state.db, args);
+        }
+    }
+}

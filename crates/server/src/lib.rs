@@ -1,0 +1,39 @@
+//! # redoubt-server — the process
+//!
+//! Everything that makes the engine a Redis-compatible server: the command line and
+//! configuration, listening sockets, connections, the command table and dispatch, the
+//! server's own commands (INFO, CLIENT, CONFIG, DEBUG, ...), logging and daemonizing.
+//!
+//! Map:
+//! - [`main_entry`]: start-up and shutdown, in order
+//! - [`config`]: directives, redis.conf, CONFIG GET/SET/REWRITE
+//! - [`apply`]: configuration values turned into runtime knobs
+//! - [`server`]: the shared state of the process
+//! - [`listen`]: sockets, accept, maxclients, protected mode
+//! - [`conn`]: one connection: read, parse, dispatch, write
+//! - [`client`]: what other tasks see of a connection; the client registry
+//! - [`dispatch`]: the command table and the path of every command
+//! - [`cmd`]: the server's own commands
+//! - [`pause`]: CLIENT PAUSE
+//! - [`evict`]: maxmemory before commands
+//! - [`cron`]: periodic work
+//! - [`log`]: Redis-format logging
+//! - [`daemon`]: daemonize, pidfile, systemd notification
+
+pub mod apply;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod conn;
+pub mod cron;
+pub mod daemon;
+pub mod dispatch;
+pub mod evict;
+pub mod listen;
+pub mod log;
+pub mod main_entry;
+pub mod pause;
+pub mod server;
+
+/// The Redis version Redoubt is compatible with, as reported to clients.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,130 @@
+//! [`Server`]: everything the process shares between connections — the engine, the
+//! configuration, the command table, the clients, and the server-wide knobs and
+//! monitors that commands read.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use redoubt_engine::Engine;
+use tokio::sync::Notify;
+
+use crate::client::Clients;
+use crate::cmd::latency::LatencyMonitor;
+use crate::cmd::slowlog::SlowLog;
+use crate::config::Config;
+use crate::dispatch::CommandTable;
+use crate::pause::Pause;
+
+/// Values the hot path reads, kept as atomics and updated by `apply` on CONFIG SET.
+#[derive(Default)]
+pub struct ServerKnobs {
+    pub timeout_s: AtomicI64,
+    pub tcp_keepalive_s: AtomicI64,
+    pub maxclients: AtomicUsize,
+    pub query_buffer_limit: AtomicUsize,
+    pub protected_mode: AtomicBool,
+    /// `requirepass`; empty means none.
+    pub requirepass: RwLock<Vec<u8>>,
+    pub has_password: AtomicBool,
+    pub hz: AtomicU64,
+    /// `enable-debug-command`: 0 no, 1 yes, 2 local.
+    pub enable_debug: AtomicU16,
+    /// `client-output-buffer-limit` per class: hard, soft, soft seconds.
+    pub output_limits: [[AtomicU64; 3]; 3],
+}
+
+/// A shutdown request: flags, and the wake-up for the main task.
+#[derive(Default)]
+pub struct Shutdown {
+    pub requested: AtomicBool,
+    pub nosave: AtomicBool,
+    pub save: AtomicBool,
+    pub notify: Notify,
+}
+
+/// The process's shared state.
+pub struct Server {
+    pub engine: Engine,
+    pub config: Config,
+    pub commands: CommandTable,
+    pub clients: Clients,
+    pub knobs: ServerKnobs,
+    pub slowlog: SlowLog,
+    pub latency: LatencyMonitor,
+    pub pause: Pause,
+    pub shutdown: Shutdown,
+    pub started: Instant,
+    pub start_unix_ms: i64,
+    /// A random 40-hex-digit id of this run (INFO's `run_id`).
+    pub run_id: String,
+    /// The TCP port actually listened on (INFO's `tcp_port`).
+    pub tcp_port: AtomicU16,
+    pub executable: String,
+    pub peak_memory: AtomicUsize,
+    /// Unix time (s) of the last successful save, for LASTSAVE.
+    pub last_save: AtomicI64,
+    pub daemonized: bool,
+}
+
+impl Server {
+    pub fn new(config: Config, daemonized: bool) -> Arc<Server> {
+        let databases = config.get_i64("databases").max(1) as usize;
+        let commands = CommandTable::build(crate::cmd::SERVER_COMMANDS, &config.file_only.renames);
+        let now = redoubt_engine::clock::now_ms();
+        let server = Arc::new(Server {
+            engine: Engine::new(databases),
+            config,
+            commands,
+            clients: Clients::default(),
+            knobs: ServerKnobs::default(),
+            slowlog: SlowLog::default(),
+            latency: LatencyMonitor::default(),
+            pause: Pause::default(),
+            shutdown: Shutdown::default(),
+            started: Instant::now(),
+            start_unix_ms: now,
+            run_id: random_hex(40),
+            tcp_port: AtomicU16::new(0),
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            peak_memory: AtomicUsize::new(0),
+            last_save: AtomicI64::new(now / 1000),
+            daemonized,
+        });
+        for d in crate::config::directives() {
+            // Every directive's value reaches its runtime form once at start-up.
+            if let Err(e) = crate::apply::apply(&server, d.name) {
+                crate::warning!("Could not apply '{}': {e}", d.name);
+            }
+        }
+        server
+    }
+
+    pub fn uptime_s(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Asks the main task to shut down.
+    pub fn request_shutdown(&self, save: bool, nosave: bool) {
+        self.shutdown.save.store(save, Relaxed);
+        self.shutdown.nosave.store(nosave, Relaxed);
+        self.shutdown.requested.store(true, Relaxed);
+        self.shutdown.notify.notify_one();
+    }
+}
+
+/// Random lower-case hex, from the OS's random source (for run ids).
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if ok.is_err() {
+        // No /dev/urandom: fall back to the clock and the process id, still unique per run.
+        let seed = redoubt_engine::clock::now_us() as u64 ^ ((std::process::id() as u64) << 32);
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed.rotate_left(i as u32 * 7) ^ (i as u64 * 0x9e37_79b9)) as u8;
+        }
+    }
+    let mut s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    s.truncate(n);
+    s
+}
