@@ -48,7 +48,7 @@ pub fn lfu_decayed(lru: u32, now_ms: i64, decay_minutes: u32) -> u32 {
     let counter = lru & 0xff;
     let now = lfu_minutes(now_ms);
     let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
-    let periods = if decay_minutes > 0 { elapsed / decay_minutes } else { 0 };
+    let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 

@@ -390,7 +390,7 @@ mod tests {
             }
         }
         for i in 0..100u32 {
-            assert!(seen.contains(&i.to_be_bytes().to_vec()), "missed {i}");
+            assert!(seen.contains(&i.to_be_bytes()[..]), "missed {i}");
         }
     }
 

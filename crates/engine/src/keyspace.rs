@@ -20,7 +20,7 @@ pub const SHARDS: usize = 256;
 /// Slots per shard.
 pub const SLOTS_PER_SHARD: usize = SLOTS / SHARDS;
 
-const _: () = assert!(SLOTS % SHARDS == 0);
+const _: () = assert!(SLOTS.is_multiple_of(SHARDS));
 
 /// Where a key lives: its slot and its hash inside the slot's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

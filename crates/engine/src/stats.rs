@@ -264,8 +264,11 @@ pub fn reset_errors() {
     error_counts().lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
-fn error_counts() -> &'static Mutex<Vec<(Vec<u8>, u64)>> {
-    static E: OnceLock<Mutex<Vec<(Vec<u8>, u64)>>> = OnceLock::new();
+/// Error codes and their counts.
+type ErrorCounts = Mutex<Vec<(Vec<u8>, u64)>>;
+
+fn error_counts() -> &'static ErrorCounts {
+    static E: OnceLock<ErrorCounts> = OnceLock::new();
     E.get_or_init(|| Mutex::new(Vec::new()))
 }
 

@@ -6,6 +6,6 @@ use crate::server::Server;
 
 /// Frees memory down to maxmemory; `Err` when the policy cannot free enough (the
 /// caller then refuses commands that may grow memory with the OOM error).
-pub fn make_room(server: &Server) -> Result<(), ()> {
-    redoubt_engine::evict::perform_evictions(&server.engine).map(|_| ()).map_err(|_| ())
+pub fn make_room(server: &Server) -> Result<(), redoubt_engine::evict::NeedMemory> {
+    redoubt_engine::evict::perform_evictions(&server.engine).map(|_| ())
 }

@@ -475,7 +475,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base_ms: i64, seconds: bool, name: 
     let flags = expire_flags(args)?;
     let mut when = int_arg(args.get(2))?;
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(invalid_expire(name));
         }
         when *= 1000;

@@ -273,7 +273,7 @@ fn mget(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         let name = if nx { "msetnx" } else { "mset" };
         return Err(CmdError::Owned(format!("ERR wrong number of arguments for '{name}' command")));
     }

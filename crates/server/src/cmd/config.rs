@@ -25,7 +25,7 @@ fn get(c: &mut Call) -> CmdResult {
 }
 
 fn set(c: &mut Call) -> CmdResult {
-    if c.args.len() % 2 != 0 {
+    if !c.args.len().is_multiple_of(2) {
         return Err(redoubt_engine::cmd::registry::arity_error("config|set"));
     }
     let pairs: Vec<(String, String)> = c

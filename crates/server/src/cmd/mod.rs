@@ -6,8 +6,9 @@
 //! - [`config`]: CONFIG GET/SET/RESETSTAT/REWRITE
 //! - [`info`]: INFO and its sections
 //! - [`command`]: COMMAND, COUNT, INFO, DOCS, LIST, GETKEYS
-//! - [`debug`]: DEBUG (SLEEP, OBJECT, DIGEST, SET-ACTIVE-EXPIRE, ...)
-//! - [`slowlog`], [`latency`]: the SLOWLOG and the latency monitor, with their state
+//! - [`debug`]: DEBUG and its subcommands (SLEEP, OBJECT, DIGEST, ...)
+//! - [`slowlog`]: the SLOWLOG, with its state
+//! - [`latency`]: the latency monitor, with its state
 //! - [`monitor`]: MONITOR and its feed
 //! - [`admin`]: TIME, LASTSAVE, SHUTDOWN
 

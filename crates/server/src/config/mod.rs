@@ -51,6 +51,7 @@ pub struct FileOnly {
 }
 
 /// The configuration store.
+#[derive(Debug)]
 pub struct Config {
     values: RwLock<HashMap<&'static str, String>>,
     /// Absolute path of the config file, for CONFIG REWRITE.

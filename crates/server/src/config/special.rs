@@ -34,7 +34,7 @@ pub fn parse(name: &str, args: &[String], current: &str, source: Source) -> Resu
             Ok(words.join(" "))
         }
         "client-output-buffer-limit" => output_limits(&words_of(args, source), current),
-        "notify-keyspace-events" => keyspace_events(one()?).map(|f| flags_to_string(f)),
+        "notify-keyspace-events" => keyspace_events(one()?).map(flags_to_string),
         "unixsocketperm" => {
             let v = one()?;
             let n =
@@ -131,7 +131,7 @@ fn save(args: &[String], current: &str, source: Source) -> Result<String, String
     if words.iter().all(|w| w.is_empty()) {
         return Ok(String::new());
     }
-    if words.len() % 2 != 0 || words.iter().any(|w| w.parse::<i64>().map_or(true, |n| n < 0)) {
+    if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<i64>().map_or(true, |n| n < 0)) {
         return Err("Invalid save parameters".into());
     }
     let mine = words.join(" ");
@@ -142,15 +142,15 @@ fn save(args: &[String], current: &str, source: Source) -> Result<String, String
 const CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
 fn output_limits(words: &[String], current: &str) -> Result<String, String> {
-    if words.len() % 4 != 0 || words.is_empty() {
+    if !words.len().is_multiple_of(4) || words.is_empty() {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut table: Vec<[String; 3]> = CLASSES.iter().map(|_| Default::default()).collect();
     let cur: Vec<&str> = current.split_whitespace().collect();
     for (i, class) in CLASSES.iter().enumerate() {
         if let Some(pos) = cur.iter().position(|w| w == class) {
-            for k in 0..3 {
-                table[i][k] = cur.get(pos + 1 + k).unwrap_or(&"0").to_string();
+            for (k, slot) in table[i].iter_mut().enumerate() {
+                *slot = cur.get(pos + 1 + k).unwrap_or(&"0").to_string();
             }
         }
     }
