@@ -283,11 +283,26 @@ class Server:
 # 1. redis-benchmark throughput / p99
 
 
-def run_redis_benchmark(opts, port, pipeline, requests):
+def proc_cpu_seconds(pid):
+    """utime + stime of a whole process (all its threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_redis_benchmark(opts, srv, test, pipeline, requests):
+    """One redis-benchmark run of one test against one server; returns its CSV row plus
+    the CPU seconds the server and redis-benchmark used during it."""
     cmd = [
         opts.redis_benchmark,
-        "-h", "127.0.0.1", "-p", str(port),
-        "-t", "set,get,incr,mset",
+        "-h", "127.0.0.1", "-p", str(srv.port),
+        "-t", test.lower(),
         "-c", str(opts.clients),
         "-P", str(pipeline),
         "-n", str(requests),
@@ -296,8 +311,9 @@ def run_redis_benchmark(opts, port, pipeline, requests):
     ]  # fmt: skip
     if opts.threads:
         cmd += ["--threads", str(opts.threads)]
-    # Generous bound: even 20k rps for every test would finish well within it.
-    timeout = 120 + 4 * requests / 20000.0
+    # Generous bound: a run at 5k rps would still finish well within it.
+    timeout = 60 + requests / 5000.0
+    srv_cpu0, cli_cpu0, t0 = proc_cpu_seconds(srv.pid), children_cpu_seconds(), time.monotonic()
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -315,62 +331,70 @@ def run_redis_benchmark(opts, port, pipeline, requests):
         proc.kill()
         proc.wait()
         raise
+    wall = time.monotonic() - t0
+    srv_cpu, cli_cpu = proc_cpu_seconds(srv.pid) - srv_cpu0, children_cpu_seconds() - cli_cpu0
     if proc.returncode != 0:
         raise BenchError("redis-benchmark failed (%s): %s\n%s" % (
             proc.returncode, shlex.join(cmd), err.decode(errors="replace")[-2000:]))  # fmt: skip
-    rows = {}
-    lines = out.decode().splitlines()
     header = None
-    for line in lines:
+    for line in out.decode().splitlines():
         fields = [f.strip('"') for f in line.split('","')]
         if header is None and fields and fields[0] == "test":
             header = fields
             continue
-        if header and len(fields) == len(header) and fields[0] in CSV_NAME:
+        if header and len(fields) == len(header) and CSV_NAME.get(fields[0]) == test:
             rec = dict(zip(header, fields))
-            rows[CSV_NAME[fields[0]]] = {
+            return {
                 "rps": float(rec["rps"]),
                 "p99_ms": float(rec["p99_latency_ms"]),
                 "p50_ms": float(rec["p50_latency_ms"]),
                 "avg_ms": float(rec["avg_latency_ms"]),
                 "max_ms": float(rec["max_latency_ms"]),
+                "wall_s": wall,
+                "server_cpu_s": srv_cpu,
+                "client_cpu_s": cli_cpu,
+                # server CPU per request in microseconds (MSET: per MSET command of 10 keys)
+                "server_cpu_us_per_req": srv_cpu * 1e6 / requests,
+                "cmd": shlex.join(cmd),
             }
-    missing = [t for t in TESTS if t not in rows]
-    if missing:
-        raise BenchError("redis-benchmark output lacks %s:\n%s\n%s" % (
-            missing, out.decode(errors="replace"), err.decode(errors="replace")))  # fmt: skip
-    return rows, shlex.join(cmd)
+    raise BenchError("redis-benchmark output lacks %s:\n%s\n%s" % (
+        test, out.decode(errors="replace"), err.decode(errors="replace")))  # fmt: skip
 
 
 def bench_throughput(opts, raw):
-    """R rounds; in each round and for each pipeline depth both servers run back to back,
-    the order flipping every round.  Both servers live for the whole section; the
-    keyspace is flushed before every redis-benchmark run."""
+    """R rounds.  Both servers live for the whole section.  In each round, for each pipeline
+    depth, each server's keyspace is flushed, then the tests run in the order SET, GET,
+    INCR, MSET (GET reads what SET wrote), and every test runs on both servers back to back
+    -- so the two numbers of a pair are seconds apart.  Who goes first flips with every
+    test and every round."""
     servers = {k: Server(k, opts.bin[k], opts.server_cpus).start() for k in SERVERS}
     log("throughput: redoubt pid %d port %d, redis pid %d port %d" % (
         servers["redoubt"].pid, servers["redoubt"].port, servers["redis"].pid, servers["redis"].port))  # fmt: skip
-    samples = {}  # (P, test, server) -> list of row dicts
+    samples = {}  # (P, test, server) -> list of row dicts, index = round
     try:
         for rnd in range(opts.rounds):
-            order = SERVERS if rnd % 2 == 0 else SERVERS[::-1]
             for pipeline, requests in ((1, opts.n_p1), (16, opts.n_p16)):
-                for kind in order:
-                    srv = servers[kind]
+                for srv in servers.values():
                     c = Conn(srv.port)
                     try:
                         c.call("FLUSHALL")
                     finally:
                         c.close()
-                    rows, cmdline = run_redis_benchmark(opts, srv.port, pipeline, requests)
-                    if not srv.alive():
-                        raise BenchError("%s died during redis-benchmark:\n%s" % (kind, srv.log_tail()))
-                    raw["throughput_runs"].append(
-                        {"round": rnd, "server": kind, "pipeline": pipeline, "cmd": cmdline, "rows": rows}
-                    )
-                    for t in TESTS:
-                        samples.setdefault((pipeline, t, kind), []).append(rows[t])
-                    log("  round %d P%-2d %-7s  %s" % (rnd + 1, pipeline, kind, "  ".join(
-                        "%s %.0f rps p99 %.3f" % (t, rows[t]["rps"], rows[t]["p99_ms"]) for t in TESTS)))  # fmt: skip
+                for i, t in enumerate(TESTS):
+                    order = SERVERS if (rnd + i) % 2 == 0 else SERVERS[::-1]
+                    for kind in order:
+                        srv = servers[kind]
+                        row = run_redis_benchmark(opts, srv, t, pipeline, requests)
+                        if not srv.alive():
+                            raise BenchError("%s died during redis-benchmark:\n%s" % (kind, srv.log_tail()))
+                        row.update({"round": rnd, "server": kind, "pipeline": pipeline, "test": t})
+                        raw["throughput_runs"].append(row)
+                        samples.setdefault((pipeline, t, kind), []).append(row)
+                    a, b = samples[(pipeline, t, "redoubt")][-1], samples[(pipeline, t, "redis")][-1]
+                    log("  round %d %-4s P%-2d  redoubt %9.0f rps p99 %7.3f cpu %5.2fus/req | "
+                        "redis %9.0f rps p99 %7.3f cpu %5.2fus/req | ratio %.2f" % (
+                            rnd + 1, t, pipeline, a["rps"], a["p99_ms"], a["server_cpu_us_per_req"],
+                            b["rps"], b["p99_ms"], b["server_cpu_us_per_req"], a["rps"] / b["rps"]))  # fmt: skip
     finally:
         for s in servers.values():
             s.stop()
@@ -379,21 +403,27 @@ def bench_throughput(opts, raw):
         for t in TESTS:
             a = samples[(pipeline, t, "redoubt")]
             b = samples[(pipeline, t, "redis")]
-            rps_a = statistics.median(x["rps"] for x in a)
-            rps_b = statistics.median(x["rps"] for x in b)
-            p99_a = statistics.median(x["p99_ms"] for x in a)
-            p99_b = statistics.median(x["p99_ms"] for x in b)
+
+            def med(rows, field):
+                return statistics.median(x[field] for x in rows)
+
             per_round = [x["rps"] / y["rps"] for x, y in zip(a, b)]
             result.append({
                 "test": t,
                 "pipeline": pipeline,
-                "redoubt_rps": rps_a,
-                "redis_rps": rps_b,
-                "rps_ratio": rps_a / rps_b,
+                "redoubt_rps": med(a, "rps"),
+                "redis_rps": med(b, "rps"),
+                "rps_ratio": med(a, "rps") / med(b, "rps"),
                 "rps_ratio_per_round": per_round,
-                "redoubt_p99_ms": p99_a,
-                "redis_p99_ms": p99_b,
-                "p99_ratio": p99_a / p99_b if p99_b > 0 else float("nan"),
+                "rps_ratio_paired_median": statistics.median(per_round),
+                "redoubt_p99_ms": med(a, "p99_ms"),
+                "redis_p99_ms": med(b, "p99_ms"),
+                "p99_ratio": med(a, "p99_ms") / med(b, "p99_ms") if med(b, "p99_ms") > 0 else float("nan"),
+                "redoubt_cpu_us_per_req": med(a, "server_cpu_us_per_req"),
+                "redis_cpu_us_per_req": med(b, "server_cpu_us_per_req"),
+                "cpu_ratio": med(a, "server_cpu_us_per_req") / max(med(b, "server_cpu_us_per_req"), 1e-9),
+                "redoubt_client_cpu_s": med(a, "client_cpu_s"),
+                "redis_client_cpu_s": med(b, "client_cpu_s"),
             })  # fmt: skip
     return result
 
@@ -554,6 +584,15 @@ def render(opts, cmdline, env, tp, mem):
                 " ".join("%.2f" % x for x in r["rps_ratio_per_round"]),
                 r["redoubt_p99_ms"], r["redis_p99_ms"], r["p99_ratio"]))  # fmt: skip
         L.append("")
+        L.append("Server CPU time (utime+stime, all threads) per request, median; "
+                 "less sensitive to a noisy machine than rps (lower is better):")  # fmt: skip
+        L.append("")
+        L.append("| Test | Redoubt µs/req | Redis µs/req | ratio |")
+        L.append("|---|---:|---:|---:|")
+        for r in tp:
+            L.append("| %s P%d | %.2f | %.2f | %.2f |" % (
+                r["test"], r["pipeline"], r["redoubt_cpu_us_per_req"], r["redis_cpu_us_per_req"], r["cpu_ratio"]))  # fmt: skip
+        L.append("")
     if mem is not None:
         L.append("%d key(s) of 10 bytes with 16-byte values; %d idle connection(s), each after one PING; "
                  "%d round(s), fresh servers each time, median." % (opts.keys, opts.conns, opts.mem_rounds))  # fmt: skip
@@ -607,7 +646,7 @@ def main():
     ap.add_argument("--redis", default="redis-server", help="redis-server binary (default: from PATH)")
     ap.add_argument("--redis-benchmark", default="redis-benchmark", help="redis-benchmark binary")
     ap.add_argument("--rounds", type=int, default=None, help="throughput rounds (default 3; 1 with --quick)")
-    ap.add_argument("--mem-rounds", type=int, default=None, help="memory rounds (default 1)")
+    ap.add_argument("--mem-rounds", type=int, default=None, help="memory rounds (default: same as --rounds)")
     ap.add_argument("--threads", type=int, default=0, help="pass --threads N to redis-benchmark")
     ap.add_argument("--clients", type=int, default=50, help="redis-benchmark -c (default 50)")
     ap.add_argument("--n-p1", type=int, default=None, help="requests per test at -P 1 (default 200000)")
@@ -629,7 +668,7 @@ def main():
     if opts.rounds is None:
         opts.rounds = 1 if q else 3
     if opts.mem_rounds is None:
-        opts.mem_rounds = 1
+        opts.mem_rounds = opts.rounds
     if opts.n_p1 is None:
         opts.n_p1 = 20000 if q else 200000
     if opts.n_p16 is None:

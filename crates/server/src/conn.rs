@@ -22,6 +22,9 @@ use std::time::Instant;
 use redoubt_engine::stats::{self, Stat};
 use redoubt_resp::request::{Limits, Parsed, RequestParser};
 use redoubt_resp::ReplyBuf;
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::client::{ClientShared, ClientState};
@@ -59,10 +62,35 @@ impl Stream {
             Stream::Unix(s) => s.writable().await,
         }
     }
+    /// Reads what the socket has. A short read means the socket is drained, so the
+    /// readiness flag is cleared right away: the next wait goes straight to epoll
+    /// instead of costing one more `read` that would only return EAGAIN. (Tokio only
+    /// clears readiness if no new event arrived meanwhile, so no wake-up is lost.)
     fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_read(buf),
-            Stream::Unix(s) => s.try_read(buf),
+        let mut got = 0usize;
+        let mut read = || -> io::Result<usize> {
+            let fd = match self {
+                Stream::Tcp(s) => s.as_raw_fd(),
+                Stream::Unix(s) => s.as_raw_fd(),
+            };
+            // Safety: `buf` is valid for `buf.len()` writable bytes.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            got = n as usize;
+            if got > 0 && got < buf.len() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(got)
+        };
+        let r = match self {
+            Stream::Tcp(s) => s.try_io(Interest::READABLE, &mut read),
+            Stream::Unix(s) => s.try_io(Interest::READABLE, &mut read),
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+            r => r,
         }
     }
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -118,6 +146,11 @@ pub async fn serve(server: Arc<Server>, stream: Stream, client: Arc<ClientShared
 impl Conn {
     async fn run(&mut self) -> io::Result<()> {
         let mut pending: Option<Option<Instant>> = None;
+        // One registration with the wake-up for the whole life of the connection,
+        // renewed only when it fires, rather than one per request.
+        let client = self.client.clone();
+        let wake = client.wake.notified();
+        tokio::pin!(wake);
         loop {
             self.flush().await?;
             if self.state.close_after_reply || self.client.is_killed() {
@@ -133,7 +166,10 @@ impl Conn {
                 None => {
                     tokio::select! {
                         r = self.stream.readable() => r?,
-                        _ = self.client.wake.notified() => continue,
+                        _ = &mut wake => {
+                            wake.set(client.wake.notified());
+                            continue;
+                        }
                     }
                     self.read_and_process()?
                 }

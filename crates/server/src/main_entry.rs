@@ -86,7 +86,12 @@ pub fn run(argv: Vec<String>) -> i32 {
             warning!("'{} {}' is accepted, but {} is not built yet: the setting has no effect.", d.name, value, what);
         }
     }
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // One worker per core, unless `io-threads` is set explicitly: then that many (the
+    // closest Redis knob; Redis's I/O threads also spread client work over cores).
+    let workers = match config.explicitly_set("io-threads") {
+        true => config.get_i64("io-threads").clamp(1, 128) as usize,
+        false => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -57,13 +57,15 @@ pub struct Config {
     /// Absolute path of the config file, for CONFIG REWRITE.
     pub path: Option<PathBuf>,
     pub file_only: FileOnly,
+    /// Directives given in the config file or on the command line.
+    explicit: Vec<&'static str>,
 }
 
 impl Config {
     /// Defaults only (no file, no options).
     pub fn defaults() -> Config {
         let values = directives().iter().map(|d| (d.name, d.default.to_string())).collect();
-        Config { values: RwLock::new(values), path: None, file_only: FileOnly::default() }
+        Config { values: RwLock::new(values), path: None, file_only: FileOnly::default(), explicit: Vec::new() }
     }
 
     /// Loads the file (if any), then stdin (if asked), then the command-line options.
@@ -113,8 +115,14 @@ impl Config {
             }
             self.values.get_mut().unwrap_or_else(|e| e.into_inner()).insert(d.name, value);
             seen.push(d.name);
+            self.explicit.push(d.name);
         }
         Ok(())
+    }
+
+    /// True when the config file or the command line set directive `name`.
+    pub fn explicitly_set(&self, name: &str) -> bool {
+        directive(name).is_some_and(|d| self.explicit.contains(&d.name))
     }
 
     fn read(&self) -> RwLockReadGuard<'_, HashMap<&'static str, String>> {

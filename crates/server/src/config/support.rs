@@ -66,7 +66,6 @@ pub fn support(name: &str) -> Support {
         "activerehashing" => NotApplicable("each hash slot has its own small table, resized at once"),
         "activedefrag"
         | "jemalloc-bg-thread"
-        | "io-threads"
         | "io-threads-do-reads"
         | "dynamic-hz"
         | "disable-thp"
