@@ -99,7 +99,10 @@ def main():
             if name in ALIASES: continue
             default = defaults[name]
             if name in SPECIAL:
-                rows.append((name, ("special",), default, False)); continue
+                # Setting the current value again reveals only mutability.
+                err = c.cmd("CONFIG", "SET", name, defaults[name])
+                immutable = isinstance(err, Exception) and "immutable" in str(err)
+                rows.append((name, ("special",), default, immutable)); continue
             err = c.cmd("CONFIG", "SET", name, "%%bad%%")
             immutable = isinstance(err, Exception) and "immutable" in str(err)
             if immutable:

@@ -436,9 +436,16 @@ mod probe {
         let mut maxc = 0;
         let mut nonempty = 0;
         for b in d.buckets.iter() {
-            let mut p = *b; let mut c = 0;
-            while !p.is_null() { c += 1; p = unsafe { entry::next_of(p) }; }
-            maxc = maxc.max(c); if c > 0 { nonempty += 1; }
+            let mut p = *b;
+            let mut c = 0;
+            while !p.is_null() {
+                c += 1;
+                p = unsafe { entry::next_of(p) };
+            }
+            maxc = maxc.max(c);
+            if c > 0 {
+                nonempty += 1;
+            }
         }
         eprintln!("buckets={} nonempty={} max={}", d.buckets.len(), nonempty, maxc);
     }

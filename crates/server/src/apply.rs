@@ -10,6 +10,26 @@ use redoubt_engine::EvictionPolicy;
 use crate::log;
 use crate::server::Server;
 
+/// Moves the TCP listeners to the configured port and addresses, if the server is
+/// already listening (at start-up, `main_entry` binds them itself).
+fn rebind(server: &Server) -> Result<(), String> {
+    let Some(me) = server.arc() else { return Ok(()) };
+    if !me.listening.load(Relaxed) {
+        return Ok(());
+    }
+    let (bind, port) = (server.config.get("bind"), server.config.get_i64("port") as u16);
+    let backlog = server.config.get_i64("tcp-backlog") as i32;
+    let Ok(handle) = tokio::runtime::Handle::try_current() else { return Ok(()) };
+    // CONFIG SET runs inside a connection's task; rebinding must finish before it
+    // replies, so block this worker (tokio lets others take its tasks meanwhile).
+    tokio::task::block_in_place(|| handle.block_on(crate::listen::replace_tcp(&me, &bind, port, backlog))).map_err(
+        |e| {
+            crate::warning!("{e}");
+            "Unable to listen on this port".to_string()
+        },
+    )
+}
+
 /// Applies the current value of directive `name`.
 pub fn apply(server: &Server, name: &str) -> Result<(), String> {
     let cfg = &server.config;
@@ -62,6 +82,7 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
         "slowlog-log-slower-than" => server.slowlog.set_threshold(int()),
         "slowlog-max-len" => server.slowlog.set_max_len(int().max(0) as usize),
         "latency-monitor-threshold" => server.latency.set_threshold_ms(int().max(0) as u64),
+        "port" | "bind" => rebind(server)?,
         "loglevel" => log::set_level(log::Level::parse(&cfg.get(name)).unwrap_or(log::Level::Notice)),
         _ => {}
     }

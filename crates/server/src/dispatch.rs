@@ -244,7 +244,7 @@ fn dispatch_inner(
             return Flow::Continue;
         }
     };
-    if let Err(e) = admit(server, state, cmd, args) {
+    if let Err(e) = admit(server, state, client, cmd, args) {
         stats::record_rejected(cmd.id);
         reply_error(out, &e);
         return Flow::Continue;
@@ -279,13 +279,33 @@ fn resolve_subcommand<'c>(top: &'c Arc<Command>, args: Args) -> Result<&'c Arc<C
     }
 }
 
+/// Whether a protected command (DEBUG) may run for this client: `enable-debug-command`
+/// is `yes`, or `local` and the client is on loopback or the Unix socket.
+fn protected_allowed(server: &Server, client: &ClientShared, cmd: &Command) -> bool {
+    if cmd.name() != "debug" {
+        return false;
+    }
+    match server.knobs.enable_debug.load(Relaxed) {
+        1 => true,
+        2 => client.unix || client.addr.starts_with("127.") || client.addr.starts_with("::1"),
+        _ => false,
+    }
+}
+
 /// The checks between lookup and execution, in Redis's order.
-fn admit(server: &Server, state: &ClientState, cmd: &Command, args: Args) -> CmdResult {
+fn admit(server: &Server, state: &ClientState, client: &ClientShared, cmd: &Command, args: Args) -> CmdResult {
     if !cmd.meta.arity_ok(args.len()) {
         return Err(registry::arity_error(cmd.name()));
     }
     if !state.authenticated && !cmd.meta.has(flag::NO_AUTH) {
         return Err(CmdError::Static("NOAUTH Authentication required."));
+    }
+    if cmd.meta.has(flag::PROTECTED) && !protected_allowed(server, client, cmd) {
+        return Err(CmdError::Owned(format!(
+            "ERR {} command not allowed. If the {} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            cmd.name().to_ascii_uppercase(),
+            if cmd.name() == "debug" { "enable-debug-command" } else { "enable-module-command" }
+        )));
     }
     if server.engine.knobs.maxmemory.load(Relaxed) > 0 {
         let short = crate::evict::make_room(server).is_err();

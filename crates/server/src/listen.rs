@@ -73,6 +73,29 @@ pub fn bind_unix(path: &str, perm: u32) -> Result<std::os::unix::net::UnixListen
     Ok(l)
 }
 
+/// Binds `bind`:`port` and starts accepting there, replacing the current TCP
+/// listeners (which are closed first, so the same port can be bound again). On
+/// failure no TCP listener is left running; the caller restores the old settings and
+/// calls this again.
+pub async fn replace_tcp(server: &Arc<Server>, bind: &str, port: u16, backlog: i32) -> Result<(), String> {
+    let old: Vec<_> = std::mem::take(&mut *server.tcp_tasks.lock().unwrap_or_else(|e| e.into_inner()));
+    for t in &old {
+        t.abort();
+    }
+    for t in old {
+        let _ = t.await;
+    }
+    let listeners = if port == 0 { Vec::new() } else { bind_tcp(bind, port, backlog)? };
+    let mut tasks = Vec::new();
+    for l in listeners {
+        let l = TcpListener::from_std(l).map_err(|e| e.to_string())?;
+        tasks.push(tokio::spawn(accept_tcp(server.clone(), l)));
+    }
+    *server.tcp_tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+    server.tcp_port.store(port, Relaxed);
+    Ok(())
+}
+
 /// Accepts TCP connections forever.
 pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
     let laddr = listener.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();

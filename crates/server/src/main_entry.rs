@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::file::parse_command_line;
@@ -140,17 +140,12 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     let mut pidfile = config.get("pidfile");
     let supervised = config.get("supervised");
     let server = Server::new(config, daemonize);
-    server.tcp_port.store(port, Relaxed);
-    let mut tcp = Vec::new();
-    if port != 0 {
-        match listen::bind_tcp(&bind, port, backlog) {
-            Ok(ls) => tcp = ls,
-            Err(e) => {
-                warning!("{e}");
-                return 1;
-            }
-        }
+    if let Err(e) = listen::replace_tcp(&server, &bind, port, backlog).await {
+        warning!("{e}");
+        return 1;
     }
+    let tcp_listening = port != 0;
+    server.listening.store(true, Relaxed);
     let mut unix = None;
     if !unixsocket.is_empty() {
         match listen::bind_unix(&unixsocket, unixperm) {
@@ -161,7 +156,7 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
             }
         }
     }
-    if tcp.is_empty() && unix.is_none() {
+    if !tcp_listening && unix.is_none() {
         warning!("Configured to not listen anywhere, exiting.");
         return 1;
     }
@@ -176,17 +171,6 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     log::set_role(b'M');
     notice!("Running mode=standalone, port={port}.");
     warning!("Server initialized");
-    for l in tcp {
-        match TcpListener::from_std(l) {
-            Ok(l) => {
-                tokio::spawn(listen::accept_tcp(server.clone(), l));
-            }
-            Err(e) => {
-                warning!("Failed to register listener: {e}");
-                return 1;
-            }
-        }
-    }
     if let Some(l) = unix {
         match UnixListener::from_std(l) {
             Ok(l) => {

@@ -65,6 +65,13 @@ pub struct Server {
     /// Unix time (s) of the last successful save, for LASTSAVE.
     pub last_save: AtomicI64,
     pub daemonized: bool,
+    /// The accept tasks of the TCP listeners (replaced when CONFIG SET changes port
+    /// or bind).
+    pub tcp_tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Set once start-up has bound the listeners; from then on port/bind changes rebind.
+    pub listening: AtomicBool,
+    /// A handle on ourselves, for code that holds only `&Server` but must spawn tasks.
+    me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
@@ -90,7 +97,11 @@ impl Server {
             peak_memory: AtomicUsize::new(0),
             last_save: AtomicI64::new(now / 1000),
             daemonized,
+            tcp_tasks: std::sync::Mutex::new(Vec::new()),
+            listening: AtomicBool::new(false),
+            me: std::sync::OnceLock::new(),
         });
+        let _ = server.me.set(Arc::downgrade(&server));
         for d in crate::config::directives() {
             // Every directive's value reaches its runtime form once at start-up.
             if let Err(e) = crate::apply::apply(&server, d.name) {
@@ -98,6 +109,11 @@ impl Server {
             }
         }
         server
+    }
+
+    /// The `Arc` this server lives in.
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn uptime_s(&self) -> u64 {

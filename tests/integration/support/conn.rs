@@ -123,7 +123,9 @@ impl Conn {
                     Ok((_, used)) if self.buf[start] == b'>' => start += used,
                     Ok((_, used)) => return Ok(self.buf.drain(..start + used).collect()),
                     Err(DecodeError::Incomplete) => {}
-                    Err(DecodeError::Invalid(why)) => return Err(ReadError::Invalid(why, std::mem::take(&mut self.buf))),
+                    Err(DecodeError::Invalid(why)) => {
+                        return Err(ReadError::Invalid(why, std::mem::take(&mut self.buf)))
+                    }
                 }
             }
             match self.fill(deadline) {
