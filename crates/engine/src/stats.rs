@@ -129,6 +129,17 @@ pub fn total(stat: Stat) -> u64 {
     r.blocks.iter().map(|b| b.counters[stat as usize].load(Relaxed)).sum()
 }
 
+static LATENCY_TRACKING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// `latency-tracking`: whether calls feed the per-command latency histograms.
+pub fn set_latency_tracking(on: bool) {
+    LATENCY_TRACKING.store(on, Relaxed);
+}
+
+pub fn latency_tracking() -> bool {
+    LATENCY_TRACKING.load(Relaxed)
+}
+
 /// Records one call of command `id`.
 #[inline]
 pub fn record_call(id: usize, usec: u64, failed: bool) {
@@ -142,8 +153,10 @@ pub fn record_call(id: usize, usec: u64, failed: bool) {
         if failed {
             c.failed.fetch_add(1, Relaxed);
         }
-        let h = c.hist.get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-        h[hist_bucket(usec)].fetch_add(1, Relaxed);
+        if LATENCY_TRACKING.load(Relaxed) {
+            let h = c.hist.get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+            h[hist_bucket(usec)].fetch_add(1, Relaxed);
+        }
     });
 }
 

@@ -43,6 +43,8 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
             let p = EvictionPolicy::parse(&cfg.get(name)).ok_or("unknown policy")?;
             ek.set_policy(p);
         }
+        "maxmemory-eviction-tenacity" => sk.eviction_tenacity.store(int().clamp(0, 100) as u32, Relaxed),
+        "latency-tracking" => redoubt_engine::stats::set_latency_tracking(boolean()),
         "maxmemory-samples" => ek.maxmemory_samples.store(int().clamp(1, 64) as u32, Relaxed),
         "lfu-log-factor" => ek.lfu_log_factor.store(int().max(0) as u32, Relaxed),
         "lfu-decay-time" => ek.lfu_decay_time.store(int().max(0) as u32, Relaxed),

@@ -32,6 +32,8 @@ pub struct ServerKnobs {
     pub enable_debug: AtomicU16,
     /// `client-output-buffer-limit` per class: hard, soft, soft seconds.
     pub output_limits: [[AtomicU64; 3]; 3],
+    /// `maxmemory-eviction-tenacity` (0..=100).
+    pub eviction_tenacity: std::sync::atomic::AtomicU32,
 }
 
 /// A shutdown request: flags, and the wake-up for the main task.

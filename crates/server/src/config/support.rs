@@ -63,6 +63,12 @@ pub fn support(name: &str) -> Support {
         | "lua-time-limit"
         | "busy-reply-threshold"
         | "acl-pubsub-default" => Pending(DATA_TYPES),
+        // Background freeing matters for large collections, which arrive with the data
+        // types; strings are freed at once either way.
+        "lazyfree-lazy-server-del" | "lazyfree-lazy-user-del" => Pending(DATA_TYPES),
+        "shutdown-on-sigint" | "shutdown-on-sigterm" => Pending(PERSISTENCE),
+        "shutdown-timeout" => Pending(REPLICATION),
+        "always-show-logo" => NotApplicable("Redoubt prints no ASCII-art logo"),
         "activerehashing" => NotApplicable("each hash slot has its own small table, resized at once"),
         "activedefrag"
         | "jemalloc-bg-thread"
@@ -81,7 +87,6 @@ pub fn support(name: &str) -> Support {
         | "enable-module-command"
         | "oom-score-adj"
         | "oom-score-adj-values"
-        | "maxmemory-eviction-tenacity"
         | "socket-mark-id"
         | "ignore-warnings"
         | "tracking-table-max-keys"
