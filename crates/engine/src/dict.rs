@@ -421,32 +421,3 @@ mod tests {
         );
     }
 }
-
-#[cfg(test)]
-mod probe {
-    use super::*;
-    use crate::value::NewValue;
-    #[test]
-    fn chain_lengths() {
-        let mut d = Dict::default();
-        for i in 0..10000u32 {
-            let k = format!("key:{i:012}");
-            d.insert_new(hash_key(k.as_bytes()), Entry::new(k.as_bytes(), NewValue::Int(1), None, 0));
-        }
-        let mut maxc = 0;
-        let mut nonempty = 0;
-        for b in d.buckets.iter() {
-            let mut p = *b;
-            let mut c = 0;
-            while !p.is_null() {
-                c += 1;
-                p = unsafe { entry::next_of(p) };
-            }
-            maxc = maxc.max(c);
-            if c > 0 {
-                nonempty += 1;
-            }
-        }
-        eprintln!("buckets={} nonempty={} max={}", d.buckets.len(), nonempty, maxc);
-    }
-}

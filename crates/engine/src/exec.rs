@@ -104,11 +104,27 @@ pub struct Db<'a> {
     effects: Vec<(usize, OwnedArgs)>,
     /// True when the command replaced its own propagation with [`Db::propagate`].
     custom_propagation: bool,
+    /// A key already hashed by the dispatcher (its address, length and location).
+    hint: Option<(usize, usize, KeyLoc)>,
 }
 
 impl<'a> Db<'a> {
     pub fn new(engine: &'a Engine, locked: Locked<'a>, index: usize, now_ms: i64) -> Db<'a> {
-        Db { engine, locked, index, now_ms, dirty: 0, effects: Vec::new(), custom_propagation: false }
+        Db { engine, locked, index, now_ms, dirty: 0, effects: Vec::new(), custom_propagation: false, hint: None }
+    }
+
+    /// Tells the Db where `key` (a slice of the command's arguments) lives, so lookups
+    /// of that very slice skip hashing it again.
+    pub fn hint(&mut self, key: &[u8], loc: KeyLoc) {
+        self.hint = Some((key.as_ptr() as usize, key.len(), loc));
+    }
+
+    /// The location of `key`, from the hint when it is the hinted slice.
+    fn loc_of(&self, key: &[u8]) -> KeyLoc {
+        match self.hint {
+            Some((ptr, len, loc)) if ptr == key.as_ptr() as usize && len == key.len() => loc,
+            _ => KeyLoc::of(key),
+        }
     }
 
     /// The shard locks, for commands that walk whole shards (SCAN, KEYS, FLUSHDB).
@@ -225,7 +241,7 @@ impl<'a> Db<'a> {
 
     /// Looks `key` up in database `db`, expiring it lazily.
     pub fn find_in(&mut self, db: usize, key: &[u8], access: Access) -> Result<Option<EntryMut<'_>>, CmdError> {
-        let loc = KeyLoc::of(key);
+        let loc = self.loc_of(key);
         let hidden = self.expire_if_needed(db, key, &loc)?;
         let policy = self.engine.knobs.policy();
         let now = self.now_ms;
@@ -292,7 +308,7 @@ impl<'a> Db<'a> {
 
     /// Stores `value` at `key` in database `db`, creating or overwriting it.
     pub fn set_in(&mut self, db: usize, key: &[u8], value: NewValue, expiry: Expiry) -> CmdResult {
-        let loc = KeyLoc::of(key);
+        let loc = self.loc_of(key);
         self.expire_if_needed(db, key, &loc)?;
         let clock = self.new_clock();
         self.with_dict(db, &loc, |d| {
@@ -334,7 +350,7 @@ impl<'a> Db<'a> {
     /// Removes `key` from database `db` and returns its entry (expired keys count as
     /// absent and are expired on the way).
     pub fn take_in(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, CmdError> {
-        let loc = KeyLoc::of(key);
+        let loc = self.loc_of(key);
         if self.expire_if_needed(db, key, &loc)? {
             return Ok(None);
         }
@@ -348,7 +364,7 @@ impl<'a> Db<'a> {
 
     /// Sets or clears the expiry of an existing key; false if the key is absent.
     pub fn set_expire(&mut self, key: &[u8], expire_ms: Option<i64>) -> Result<bool, CmdError> {
-        let loc = KeyLoc::of(key);
+        let loc = self.loc_of(key);
         if self.expire_if_needed(self.index, key, &loc)? {
             return Ok(false);
         }
@@ -379,7 +395,7 @@ impl<'a> Db<'a> {
 
     /// A read-only view of the entry at `key` without expiring it (for DEBUG, digests).
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Result<Option<EntryRef<'_>>, CmdError> {
-        let loc = KeyLoc::of(key);
+        let loc = self.loc_of(key);
         let sdb = self.shard_db(db, &loc)?;
         Ok(sdb.dict(loc.slot).and_then(|d| d.get(loc.hash, key)))
     }

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Stat {
-    Commands,
     KeyspaceHits,
     KeyspaceMisses,
     ExpiredKeys,
@@ -158,6 +157,12 @@ pub fn record_call(id: usize, usec: u64, failed: bool) {
             h[hist_bucket(usec)].fetch_add(1, Relaxed);
         }
     });
+}
+
+/// Calls of every command, summed (INFO's `total_commands_processed`).
+pub fn total_calls() -> u64 {
+    let r = registry().lock().unwrap_or_else(|e| e.into_inner());
+    r.blocks.iter().flat_map(|b| b.cmds.iter()).map(|c| c.calls.load(Relaxed)).sum()
 }
 
 /// Records a call of command `id` rejected before it ran (arity, OOM, ...).

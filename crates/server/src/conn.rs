@@ -275,6 +275,9 @@ impl Conn {
 
     fn run_requests(&mut self, buf: &[u8], reply: &mut ReplyBuf) -> (usize, Step) {
         let mut pos = 0;
+        // One clock reading per batch: the commands of one read share a time, as
+        // Redis's commands share `commandTimeSnapshot`.
+        let now = redoubt_engine::clock::now_ms();
         loop {
             if reply.len() > BATCH_REPLY_BYTES_MAX {
                 return (pos, Step::Resume(None));
@@ -290,7 +293,7 @@ impl Conn {
                 Ok(Parsed::Command { consumed }) => {
                     let args = self.parser.args(&buf[pos..]);
                     reply.proto = self.state.proto;
-                    let flow = dispatch(&self.server, &mut self.state, &self.client, args, reply);
+                    let flow = dispatch(&self.server, &mut self.state, &self.client, args, reply, now);
                     match flow {
                         Flow::Continue => pos += consumed,
                         Flow::Close | Flow::Shutdown => return (pos + consumed, Step::Close),

@@ -50,7 +50,7 @@ pub fn instantaneous(_server: &Server) -> Instantaneous {
 fn sample_metrics() {
     let now = Instant::now();
     let (ops, input, output) =
-        (stats::total(Stat::Commands), stats::total(Stat::NetInputBytes), stats::total(Stat::NetOutputBytes));
+        (stats::total_calls(), stats::total(Stat::NetInputBytes), stats::total(Stat::NetOutputBytes));
     let mut s = sampler().lock().unwrap_or_else(|e| e.into_inner());
     if let Some((t, o, i, w)) = s.last {
         let secs = now.duration_since(t).as_secs_f64().max(1e-6);

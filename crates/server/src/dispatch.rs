@@ -65,7 +65,7 @@ pub struct Command {
     pub id: usize,
     pub meta: CommandMeta,
     pub handler: Handler,
-    pub subcommands: HashMap<Vec<u8>, Arc<Command>>,
+    pub subcommands: FastMap<Vec<u8>, Arc<Command>>,
 }
 
 impl Command {
@@ -74,9 +74,12 @@ impl Command {
     }
 }
 
+/// Name lookups happen once per command: a fast hash, not SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Every command Redoubt implements.
 pub struct CommandTable {
-    by_name: HashMap<Vec<u8>, Arc<Command>>,
+    by_name: FastMap<Vec<u8>, Arc<Command>>,
     /// Commands by id, for stats and CLIENT LIST.
     by_id: Vec<Arc<Command>>,
 }
@@ -109,7 +112,7 @@ impl CommandTable {
         for name in names {
             let Some(meta) = lookup_meta(name) else { continue };
             let Some(handler) = handlers.remove(name) else { continue };
-            let cmd = Command { id: 0, meta, handler, subcommands: HashMap::new() };
+            let cmd = Command { id: 0, meta, handler, subcommands: FastMap::default() };
             match name.split_once('|') {
                 Some((parent, _)) => {
                     let mut cmd = cmd;
@@ -121,7 +124,7 @@ impl CommandTable {
                 None => tops.push(cmd),
             }
         }
-        let mut by_name = HashMap::new();
+        let mut by_name = FastMap::default();
         for mut cmd in tops {
             cmd.id = by_id.len();
             for s in subs.remove(cmd.meta.name).unwrap_or_default() {
@@ -197,13 +200,14 @@ pub fn reply_error(out: &mut ReplyBuf, err: &CmdError) {
     stats::record_error(code.as_bytes());
 }
 
-/// Runs one command for a connection.
+/// Runs one command for a connection; `now_ms` is the batch's clock reading.
 pub fn dispatch(
     server: &Arc<Server>,
     state: &mut ClientState,
     client: &Arc<ClientShared>,
     args: Args,
     out: &mut ReplyBuf,
+    now_ms: i64,
 ) -> Flow {
     let skip = match state.reply {
         ReplyMode::On => false,
@@ -214,7 +218,7 @@ pub fn dispatch(
         }
     };
     let mark = out.len();
-    let flow = dispatch_inner(server, state, client, args, out);
+    let flow = dispatch_inner(server, state, client, args, out, now_ms);
     if skip && state.reply != ReplyMode::On {
         // CLIENT REPLY OFF/SKIP: the reply is computed (and counted) but not sent.
         out.buf.truncate(mark);
@@ -231,6 +235,7 @@ fn dispatch_inner(
     client: &Arc<ClientShared>,
     args: Args,
     out: &mut ReplyBuf,
+    now_ms: i64,
 ) -> Flow {
     let Some(top) = server.commands.get(args.get(0)) else {
         reply_error(out, &unknown_command_error(args));
@@ -252,7 +257,7 @@ fn dispatch_inner(
     if let Some(until) = server.pause.blocks(cmd, client) {
         return Flow::RetryAfter(until);
     }
-    call(server, state, client, cmd, args, out)
+    call(server, state, client, cmd, args, out, now_ms)
 }
 
 /// Finds the subcommand of a container command.
@@ -324,11 +329,12 @@ fn call(
     cmd: &Arc<Command>,
     args: Args,
     out: &mut ReplyBuf,
+    now_ms: i64,
 ) -> Flow {
     client.last_cmd.store(cmd.id, Relaxed);
     let start = Instant::now();
     let (result, flow) = match &cmd.handler {
-        Handler::Data(d) => match registry::execute(&server.engine, &cmd.meta, d, state.db, args, out) {
+        Handler::Data(d) => match registry::execute(&server.engine, &cmd.meta, d, state.db, args, out, now_ms) {
             Ok(dirty) => {
                 if dirty > 0 {
                     stats::add(Stat::Dirty, dirty);
@@ -349,7 +355,6 @@ fn call(
     if let Err(e) = &result {
         reply_error(out, e);
     }
-    stats::incr(Stat::Commands);
     stats::record_call(cmd.id, elapsed.as_micros() as u64, failed);
     server.after_call(client, state, cmd, args, elapsed);
     flow

@@ -120,7 +120,10 @@ impl Conn {
         loop {
             if self.buf.len() > start {
                 match decode(&self.buf[start..]) {
-                    Ok((_, used)) if self.buf[start] == b'>' => start += used,
+                    Ok((_, used)) if self.buf[start] == b'>' => {
+                        start += used;
+                        continue;
+                    }
                     Ok((_, used)) => return Ok(self.buf.drain(..start + used).collect()),
                     Err(DecodeError::Incomplete) => {}
                     Err(DecodeError::Invalid(why)) => {

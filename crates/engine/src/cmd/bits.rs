@@ -388,7 +388,8 @@ fn bitop(ctx: &mut Ctx, args: Args) -> CmdResult {
 pub(super) mod tests {
     use super::*;
     use crate::cmd::registry::tests::run;
-    use crate::cmd::registry::{arity_error, execute, Registry};
+    use crate::cmd::registry::tests::run_owned;
+    use crate::cmd::registry::{execute, Registry};
     use crate::Engine;
     use redoubt_resp::request::OwnedArgs;
     use redoubt_resp::{Protocol, ReplyBuf};
@@ -402,14 +403,7 @@ pub(super) mod tests {
     pub(crate) fn run_latin1(e: &Engine, r: &Registry, proto: Protocol, parts: &[String]) -> String {
         let bytes: Vec<Vec<u8>> = parts.iter().map(|p| p.chars().map(|c| c as u32 as u8).collect()).collect();
         let args = OwnedArgs::from_slices(bytes.iter().map(Vec::as_slice));
-        let mut out = ReplyBuf::new(proto);
-        let reg = r.resolve(args.args()).expect("known command");
-        if !reg.meta.arity_ok(args.len()) {
-            out.error(arity_error(reg.meta.name).text().as_bytes());
-        } else if let Err(err) = execute(e, &reg.meta, reg.cmd, 0, args.args(), &mut out) {
-            out.error(err.text().as_bytes());
-        }
-        out.buf.iter().map(|&b| b as char).collect()
+        run_owned(e, r, proto, &args).iter().map(|&b| b as char).collect()
     }
 
     /// Runs each `(command, expected reply)` pair in order on one fresh engine.
@@ -432,7 +426,7 @@ pub(super) mod tests {
         let args = OwnedArgs::from_slices(parts.iter().map(|p| p.as_bytes()));
         let reg = r.resolve(args.args()).expect("known command");
         let mut out = ReplyBuf::new(Protocol::Resp2);
-        execute(e, &reg.meta, reg.cmd, 0, args.args(), &mut out).expect("command succeeds")
+        execute(e, &reg.meta, reg.cmd, 0, args.args(), &mut out, crate::clock::now_ms()).expect("command succeeds")
     }
 
     #[test]

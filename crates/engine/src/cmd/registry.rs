@@ -9,7 +9,6 @@ use redoubt_resp::request::Args;
 use redoubt_resp::ReplyBuf;
 
 use super::{DataCommand, LockMode};
-use crate::clock::now_ms;
 use crate::command::{lookup_meta, CommandMeta};
 use crate::exec::{CmdError, Ctx, Db};
 use crate::keyspace::{KeyLoc, Locked};
@@ -70,12 +69,19 @@ pub fn lowercase(name: &[u8]) -> Option<String> {
     std::str::from_utf8(name).ok().map(|s| s.to_ascii_lowercase())
 }
 
-/// Locks the shards a command needs, as its lock mode and key specs say.
-pub fn lock_for<'e>(engine: &'e Engine, meta: &CommandMeta, mode: LockMode, args: Args) -> Locked<'e> {
+/// Locks the shards a command needs, as its lock mode and key specs say. For a
+/// command with one key at a fixed place, also returns that key and its location, so
+/// the command does not hash it a second time.
+pub fn lock_for<'e, 'a>(
+    engine: &'e Engine,
+    meta: &CommandMeta,
+    mode: LockMode,
+    args: Args<'a>,
+) -> (Locked<'e>, Option<(&'a [u8], KeyLoc)>) {
     let ks = &engine.keyspace;
     match mode {
-        LockMode::None => ks.lock_none(),
-        LockMode::All => ks.lock_all(),
+        LockMode::None => (ks.lock_none(), None),
+        LockMode::All => (ks.lock_all(), None),
         LockMode::Keys => {
             let m = meta;
             // The common case, one key at a fixed place, without allocating.
@@ -84,11 +90,13 @@ pub fn lock_for<'e>(engine: &'e Engine, meta: &CommandMeta, mode: LockMode, args
                 && m.first_key == m.last_key
                 && (m.first_key as usize) < args.len()
             {
-                return ks.lock_shard(KeyLoc::of(args.get(m.first_key as usize)).shard());
+                let key = args.get(m.first_key as usize);
+                let loc = KeyLoc::of(key);
+                return (ks.lock_shard(loc.shard()), Some((key, loc)));
             }
             let positions = m.key_positions(|i| args.get(i), args.len());
             let mut shards: Vec<usize> = positions.into_iter().map(|i| KeyLoc::of(args.get(i)).shard()).collect();
-            ks.lock_shards(&mut shards)
+            (ks.lock_shards(&mut shards), None)
         }
     }
 }
@@ -103,9 +111,13 @@ pub fn execute(
     db: usize,
     args: Args,
     out: &mut ReplyBuf,
+    now_ms: i64,
 ) -> Result<u64, CmdError> {
-    let locked = lock_for(engine, meta, cmd.lock, args);
-    let mut ctx = Ctx { db: Db::new(engine, locked, db, now_ms()), out };
+    let (locked, hint) = lock_for(engine, meta, cmd.lock, args);
+    let mut ctx = Ctx { db: Db::new(engine, locked, db, now_ms), out };
+    if let Some((key, loc)) = hint {
+        ctx.db.hint(key, loc);
+    }
     let result = (cmd.handler)(&mut ctx, args);
     let dirty = ctx.db.commit(args);
     result.map(|_| dirty)
@@ -119,22 +131,30 @@ pub fn arity_error(name: &str) -> CmdError {
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use crate::clock::now_ms;
     use redoubt_resp::request::OwnedArgs;
     use redoubt_resp::Protocol;
 
-    /// Runs one command on `engine` and returns the raw reply (errors included).
+    /// Runs one command on `engine` in protocol `proto` and returns the raw reply,
+    /// arity and command errors included, as a connection would see it.
+    pub fn run_owned(engine: &Engine, reg: &Registry, proto: Protocol, args: &OwnedArgs) -> Vec<u8> {
+        let mut out = ReplyBuf::new(proto);
+        match reg.resolve(args.args()) {
+            None => out.error(b"ERR unknown command"),
+            Some(r) if !r.meta.arity_ok(args.len()) => out.error(arity_error(r.meta.name).text().as_bytes()),
+            Some(r) => {
+                if let Err(e) = execute(engine, &r.meta, r.cmd, 0, args.args(), &mut out, now_ms()) {
+                    out.error(e.text().as_bytes());
+                }
+            }
+        }
+        out.buf
+    }
+
+    /// Runs one command on `engine` and returns the raw RESP2 reply (errors included).
     pub fn run(engine: &Engine, reg: &Registry, parts: &[&str]) -> String {
         let args = OwnedArgs::from_slices(parts.iter().map(|p| p.as_bytes()));
-        let mut out = ReplyBuf::new(Protocol::Resp2);
-        let Some(r) = reg.resolve(args.args()) else {
-            return "unknown".into();
-        };
-        if !r.meta.arity_ok(args.len()) {
-            out.error(arity_error(r.meta.name).text().as_bytes());
-        } else if let Err(e) = execute(engine, &r.meta, r.cmd, 0, args.args(), &mut out) {
-            out.error(e.text().as_bytes());
-        }
-        String::from_utf8_lossy(&out.buf).into_owned()
+        String::from_utf8_lossy(&run_owned(engine, reg, Protocol::Resp2, &args)).into_owned()
     }
 
     #[test]
