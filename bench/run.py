@@ -566,7 +566,8 @@ def render(opts, cmdline, env, tp, mem):
     L.append("Command: `%s`" % cmdline)
     L.append("")
     L.append("%s; %s; %s" % (env["date"], env["host"], env["cpus"]))
-    L.append("Redoubt: %s  |  Redis: %s" % (env["redoubt_version"], env["redis_version"]))
+    L.append("Redoubt: %s, %s, checkout %s  |  Redis: %s" % (
+        env["redoubt_binary"], env["redoubt_version"], env["git_head"], env["redis_version"]))  # fmt: skip
     L.append(
         "redis-benchmark -c %d -r %d, -n %d (P1) / %d (P16)%s; %d round(s), alternating; "
         "median per server, ratio = Redoubt / Redis.  Pinning: %s." % (
@@ -616,6 +617,21 @@ def version_of(binary):
         return out.decode(errors="replace").strip()
     except Exception as e:
         return "unknown (%s)" % e
+
+
+def binary_stamp(path):
+    st = os.stat(path)
+    return "%s (built %s)" % (os.path.relpath(path, REPO) if path.startswith(REPO) else path,
+                              datetime.datetime.fromtimestamp(st.st_mtime).strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
+
+
+def git_head():
+    try:
+        out = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                             capture_output=True, timeout=10)  # fmt: skip
+        return out.stdout.decode().strip() or "unknown"
+    except Exception:
+        return "unknown"
 
 
 def parse_cpus(text):
@@ -719,8 +735,8 @@ def main():
     def on_term(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_term)
 
     pinning = "none"
     if opts.server_cpus or opts.client_cpus:
@@ -732,11 +748,20 @@ def main():
         "host": "%s %s" % (platform.node(), platform.release()),
         "cpus": "%d CPU(s) online, load avg %s" % (os.cpu_count() or 0, " ".join("%.2f" % x for x in os.getloadavg())),
         "redoubt_version": version_of(opts.bin["redoubt"]),
+        "redoubt_binary": binary_stamp(opts.bin["redoubt"]),
+        "git_head": git_head(),
         "redis_version": version_of(opts.bin["redis"]),
         "pinning": pinning,
     }
     raw = {"command": cmdline, "env": env, "throughput_runs": [], "options": {
         k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(opts).items()}}  # fmt: skip
+
+    # Measure one binary for the whole run even if someone rebuilds target/release meanwhile:
+    # every Redoubt server of this run starts from a private copy.
+    bindir = tempfile.mkdtemp(prefix="redoubt-bench-bin-")
+    private = os.path.join(bindir, "redoubt-server")
+    shutil.copy2(opts.bin["redoubt"], private)
+    opts.bin["redoubt"] = private
 
     tp = mem = None
     try:
@@ -754,6 +779,7 @@ def main():
         return 1
     finally:
         Server.stop_all()
+        shutil.rmtree(bindir, ignore_errors=True)
 
     raw["throughput"] = tp
     raw["memory"] = mem

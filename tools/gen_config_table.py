@@ -75,7 +75,8 @@ def classify(err):
 
 def bounds(c, name, immutable):
     lo = hi = None
-    for probe in ("-9223372036854775807", "9223372036854775807"):
+    # Memory values cannot be negative, so their lower bound shows only with "0".
+    for probe in ("-9223372036854775807", "9223372036854775807", "0"):
         err = startup_error(name, probe) if immutable else c.cmd("CONFIG", "SET", name, probe)
         msg = str(err) if err is not None else ""
         m = re.search(r"between (-?\d+) and (-?\d+) inclusive", msg)

@@ -2,9 +2,44 @@
 //! over raw sockets and with the `redis` crate, and compared byte for byte with the real
 //! `redis-server` 7.0 (the oracle) wherever both should answer the same.
 //!
+//! Run: `cargo test --release -p redoubt-server --test integration` (needs `redis-server`,
+//! `redis-cli` and `redis-benchmark` 7.0 on PATH). A failing differential test prints
+//! every command whose replies differ, Redis's reply first; a failing test prints the
+//! log, stdout and stderr of the servers it started.
+//!
 //! Map:
 //! - [`support`]: server processes, the raw RESP client, the differential harness
 //! - [`protocol`]: malformed requests and their exact errors, pipelining, inline, RESP3
+//! - [`strings`]: string commands, option combinations, number limits, encodings, LCS
+//! - [`bits`]: SETBIT/GETBIT, BITCOUNT/BITPOS ranges, BITOP, BITFIELD(_RO)
+//! - [`keys`]: generic key commands, KEYS globs, SCAN (as sets, and its guarantee), OBJECT
+//! - [`expiry`]: EXPIRE NX/XX/GT/LT, TTLs, which commands keep a TTL, lazy expiry
+//! - [`databases`]: SELECT, SWAPDB, MOVE, COPY DB, FLUSHDB/FLUSHALL, INFO keyspace
+//! - [`digest`]: DEBUG DIGEST / DIGEST-VALUE equal to Redis's for the same dataset
+//! - [`errors`]: arity of every command, unknown commands and subcommands, HELP texts
+//! - [`introspection`]: COMMAND INFO/DOCS/GETKEYS/LIST/COUNT, CONFIG GET/SET
+//! - [`config_file`]: redis.conf start-up, include, units, fatal errors, CONFIG REWRITE
+//! - [`clients`]: CLIENT LIST/INFO/KILL/REPLY/PAUSE and their errors
+//! - [`info`]: INFO sections and fields, counters, keyspace, command/error stats
+//! - [`observe`]: MONITOR, SLOWLOG, LATENCY
+//! - [`limits`]: maxclients, timeout, protected mode, AUTH, maxmemory, active expiry
+//! - [`process`]: -v/-h, daemonize/pidfile/logfile, SIGTERM/SIGINT, SHUTDOWN
+//! - [`client_lib`]: the `redis` crate (sync, async, RESP3), redis-cli, redis-benchmark
 
+mod bits;
+mod client_lib;
+mod clients;
+mod config_file;
+mod databases;
+mod digest;
+mod errors;
+mod expiry;
+mod info;
+mod introspection;
+mod keys;
+mod limits;
+mod observe;
+mod process;
 mod protocol;
+mod strings;
 mod support;

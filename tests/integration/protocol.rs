@@ -435,3 +435,49 @@ fn hello_reply_fields() {
     assert!(hello2.starts_with(b"*14\r\n$6\r\nserver\r\n"), "{}", esc(&hello2));
     assert_eq!(c.cmd(&["GET", "nope"]), b"$-1\r\n");
 }
+
+#[test]
+fn connection_commands_match_redis() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+PING
+PING hello
+PING ""
+PING a b
+ECHO "\x00\xff"
+ECHO a b
+[type] TIME
+TIME extra
+[type] LASTSAVE
+SELECT 3
+CLIENT SETNAME before-reset
+SET k v
+RESET
+CLIENT GETNAME
+GET k
+RESET extra
+"#,
+    );
+    // RESET also leaves RESP3 and CLIENT REPLY OFF.
+    d.check_as(crate::support::diff::Compare::Type, &["HELLO", "3"]);
+    d.check(&["GET", "nope"]);
+    d.check(&["RESET"]);
+    d.check(&["GET", "nope"]);
+    d.raw_until_close(b"QUIT\r\n");
+    d.raw_until_close(b"QUIT extra args\r\n");
+    d.raw_until_close(b"PING\r\nQUIT\r\nPING\r\n");
+}
+
+#[test]
+fn time_is_the_wall_clock() {
+    let s = ServerProcess::redoubt(&[]);
+    let reply = s.conn().val(&["TIME"]);
+    let parts = crate::support::items(&reply);
+    assert_eq!(parts.len(), 2);
+    let secs: u64 = crate::support::text(&parts[0]).parse().expect("seconds");
+    let micros: u64 = crate::support::text(&parts[1]).parse().expect("microseconds");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    assert!(secs.abs_diff(now) <= 2, "TIME says {secs}, the clock {now}");
+    assert!(micros < 1_000_000);
+}

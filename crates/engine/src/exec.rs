@@ -22,14 +22,23 @@ use crate::value::{NewValue, StrRef, ValueRef};
 pub enum CmdError {
     Static(&'static str),
     Owned(String),
+    /// A text that quotes client bytes which need not be UTF-8 (unknown command names).
+    Bytes(Vec<u8>),
 }
 
 impl CmdError {
-    pub fn text(&self) -> &str {
+    /// The reply's text, byte for byte.
+    pub fn as_bytes(&self) -> &[u8] {
         match self {
-            CmdError::Static(s) => s,
-            CmdError::Owned(s) => s,
+            CmdError::Static(s) => s.as_bytes(),
+            CmdError::Owned(s) => s.as_bytes(),
+            CmdError::Bytes(b) => b,
         }
+    }
+
+    /// The text for logs and tests (bytes that are not UTF-8 shown as U+FFFD).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
     }
 }
 

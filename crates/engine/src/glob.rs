@@ -7,6 +7,11 @@
 
 /// True when `subject` matches `pattern`; `nocase` folds ASCII letters.
 pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
+    // Redis never matches an empty subject against a non-empty pattern, not even `*`
+    // (KEYS and SCAN treat a lone `*` as "everything" before matching).
+    if subject.is_empty() {
+        return pattern.is_empty();
+    }
     let (mut p, mut i) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while i < subject.len() {
@@ -102,7 +107,10 @@ mod tests {
     #[test]
     fn redis_glob_rules() {
         let m = |p: &str, s: &str| glob_match(p.as_bytes(), s.as_bytes(), false);
-        assert!(m("*", ""));
+        assert!(!m("*", ""));
+        assert!(!m("**", ""));
+        assert!(m("", ""));
+        assert!(m("a*", "a"));
         assert!(m("h?llo", "hello"));
         assert!(m("h*llo", "heeeello"));
         assert!(m("h[ae]llo", "hallo"));

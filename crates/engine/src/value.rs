@@ -59,6 +59,16 @@ impl<'a> NewValue<'a> {
         }
     }
 
+    /// A string stored as written, without looking for an integer: `embstr` or `raw`
+    /// by size (Redis's `createStringObject`, used by INCRBYFLOAT).
+    pub fn text(bytes: &'a [u8]) -> NewValue<'a> {
+        if bytes.len() <= EMBSTR_MAX_BYTES {
+            NewValue::Embstr(bytes)
+        } else {
+            NewValue::Obj(Box::new(Object::Str(bytes.to_vec())))
+        }
+    }
+
     /// A string that is about to be changed in place: always `raw`, as in Redis.
     pub fn raw(bytes: Vec<u8>) -> NewValue<'static> {
         NewValue::Obj(Box::new(Object::Str(bytes)))

@@ -12,12 +12,14 @@
 //! - [`reply`]: [`ReplyBuf`], the reply encoder for RESP2 and RESP3.
 //! - [`number`]: integer and double text forms that Redis uses on the wire
 //!   (`string2ll`, `%.17g`).
+//! - [`repr`]: Redis's quoting of client bytes in text (`sdscatrepr`).
 //! - [`value`]: a small reply parser for the client side of a connection (replication
 //!   links, tests, benchmarks).
 
 pub mod inline;
 pub mod number;
 pub mod reply;
+pub mod repr;
 pub mod request;
 pub mod value;
 

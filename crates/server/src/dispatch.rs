@@ -175,29 +175,39 @@ impl CommandTable {
     }
 }
 
-/// Redis's unknown-command error: the name and the first arguments, quoted.
+/// An argument as C's `%.*s` prints it: cut at `max` bytes and at the first NUL.
+fn c_string(a: &[u8], max: usize) -> &[u8] {
+    let a = &a[..a.len().min(max)];
+    a.iter().position(|&b| b == 0).map_or(a, |nul| &a[..nul])
+}
+
+/// Redis's unknown-command error: the name and the first arguments, quoted, bytes as
+/// the client sent them.
 pub fn unknown_command_error(args: Args) -> CmdError {
-    let mut tail = String::new();
+    let mut tail: Vec<u8> = Vec::new();
     for a in args.iter().skip(1) {
         if tail.len() >= 128 {
             break;
         }
         let room = 128 - tail.len();
-        let a = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
-        tail.push_str(&format!("'{a}' "));
+        tail.push(b'\'');
+        tail.extend_from_slice(c_string(a, room));
+        tail.extend_from_slice(b"' ");
     }
-    let name = args.get(0);
-    let name = String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned();
-    CmdError::Owned(format!("ERR unknown command '{name}', with args beginning with: {tail}"))
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_string(args.get(0), 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&tail);
+    CmdError::Bytes(text)
 }
 
 /// Writes an error reply and counts it (total, per code, per command).
 pub fn reply_error(out: &mut ReplyBuf, err: &CmdError) {
-    let text = err.text();
-    out.error(text.as_bytes());
+    let text = err.as_bytes();
+    out.error(text);
     stats::incr(Stat::TotalErrorReplies);
-    let code = text.split(' ').next().unwrap_or("ERR");
-    stats::record_error(code.as_bytes());
+    let code = text.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+    stats::record_error(code);
 }
 
 /// Runs one command for a connection; `now_ms` is the batch's clock reading.
@@ -244,7 +254,7 @@ fn dispatch_inner(
     let cmd = match resolve_subcommand(top, args) {
         Ok(c) => c,
         Err(e) => {
-            stats::record_rejected(top.id);
+            // Like an unknown command, an unknown subcommand belongs to no command's stats.
             reply_error(out, &e);
             return Flow::Continue;
         }
@@ -273,7 +283,6 @@ fn resolve_subcommand<'c>(top: &'c Arc<Command>, args: Args) -> Result<&'c Arc<C
     }
     match top.subcommands.get(&args.get(1).to_ascii_lowercase()) {
         Some(sub) => Ok(sub),
-        None if !matches!(top.handler, Handler::Container) => Ok(top),
         None => {
             let sub = String::from_utf8_lossy(&args.get(1)[..args.get(1).len().min(128)]).into_owned();
             Err(CmdError::Owned(format!(

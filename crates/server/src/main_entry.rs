@@ -39,7 +39,8 @@ pub fn run(argv: Vec<String>) -> i32 {
         }
         Some("-h") | Some("--help") => {
             usage();
-            return 0;
+            // redis-server exits with 1 after its usage text too.
+            return 1;
         }
         _ => {}
     }
@@ -50,8 +51,14 @@ pub fn run(argv: Vec<String>) -> i32 {
     }
     let config = match Config::load(&cl) {
         Ok(c) => c,
-        Err(e) => {
+        // A bad line goes to stderr in Redis's fatal format; a file that cannot be read
+        // is a log line, as Redis logs it.
+        Err(e @ crate::config::file::ConfigError::Line { .. }) => {
             eprintln!("{e}");
+            return 1;
+        }
+        Err(e) => {
+            warning!("{e}");
             return 1;
         }
     };
@@ -131,6 +138,9 @@ fn adjust_open_files(config: &Config) {
 }
 
 async fn serve(config: Config, daemonize: bool) -> i32 {
+    // Signal handlers first: a SIGTERM that arrives once the port accepts connections
+    // must mean a clean shutdown, never the default action.
+    let signals = Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() };
     adjust_open_files(&config);
     let port = config.get_i64("port") as u16;
     let bind = config.get("bind");
@@ -185,7 +195,7 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     if supervised == "systemd" || (supervised == "auto" && std::env::var("NOTIFY_SOCKET").is_ok()) {
         daemon::sd_notify("READY=1\n");
     }
-    wait_for_shutdown(&server).await;
+    wait_for_shutdown(&server, signals).await;
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }
@@ -199,9 +209,14 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     0
 }
 
-async fn wait_for_shutdown(server: &Arc<Server>) {
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
+/// SIGTERM and SIGINT handlers, installed at start-up.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+async fn wait_for_shutdown(server: &Arc<Server>, signals: Signals) {
+    let Signals { mut term, mut int } = signals;
     let term_fut = async {
         match term.as_mut() {
             Some(s) => s.recv().await,

@@ -67,6 +67,8 @@ pub struct Server {
     /// Unix time (s) of the last successful save, for LASTSAVE.
     pub last_save: AtomicI64,
     pub daemonized: bool,
+    /// `used_memory` when the server finished starting (INFO's `used_memory_startup`).
+    pub startup_memory: usize,
     /// The accept tasks of the TCP listeners (replaced when CONFIG SET changes port
     /// or bind).
     pub tcp_tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -99,6 +101,7 @@ impl Server {
             peak_memory: AtomicUsize::new(0),
             last_save: AtomicI64::new(now / 1000),
             daemonized,
+            startup_memory: redoubt_engine::memory::used_bytes(),
             tcp_tasks: std::sync::Mutex::new(Vec::new()),
             listening: AtomicBool::new(false),
             me: std::sync::OnceLock::new(),

@@ -13,6 +13,7 @@
 //! - `[scan] SCAN 0 MATCH k*` — iterate to cursor 0 on each, compare the sorted key sets
 //! - `[raw] "*1\r\n$4\r\nPING\r\n"` — send these bytes, compare one reply
 //! - `[close] "*abc\r\n"` — send these bytes, compare everything up to the close
+//! - `[canon] INFO keyspace` — exact after the function given to `script_with`
 //! - `[replies N] DEBUG PROTOCOL push` — a command that sends N replies, compared together
 //! - `[sleep MS]` — pause (for expiry), bounded by the script author
 //! - `# ...` — a comment
@@ -24,17 +25,22 @@ use super::process::{Flavor, ServerProcess, Spec};
 use super::{esc, split_aggregate, split_args};
 
 /// How two replies are compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Compare {
     Exact,
     Unordered,
     Pairs,
     Approx(i64),
     Type,
+    /// Exact after both replies went through the same canonicalizing function (for
+    /// replies whose order Redis leaves to a randomly seeded hash table).
+    Canon(fn(&[u8]) -> Vec<u8>),
 }
 
 /// How long a `[close]` step waits for the server to close the connection.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long each server has for one reply (a healthy one takes microseconds).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A printed reply is cut to this many bytes.
 const SHOW_BYTES: usize = 1500;
 
@@ -59,7 +65,9 @@ impl Diff {
     pub fn with(f: impl Fn(Spec) -> Spec) -> Diff {
         let redoubt = f(Spec::new(Flavor::Redoubt)).start();
         let redis = f(Spec::new(Flavor::Redis)).start();
-        let (a, b) = (redoubt.conn(), redis.conn());
+        let (mut a, mut b) = (redoubt.conn(), redis.conn());
+        a.timeout = REPLY_TIMEOUT;
+        b.timeout = REPLY_TIMEOUT;
         Diff { redoubt, redis, a, b, resp3: false, checks: 0, mismatches: Vec::new() }
     }
 
@@ -77,10 +85,24 @@ impl Diff {
         }
     }
 
-    /// Fresh connections to both servers (the old ones are dropped).
+    /// Fresh connections to both servers (the old ones are dropped). A server that no
+    /// longer accepts connections (it crashed) ends the test with every mismatch so far.
     pub fn reconnect(&mut self) {
-        self.a = self.redoubt.conn();
-        self.b = self.redis.conn();
+        let mut dead = Vec::new();
+        for (server, conn) in [(&mut self.redoubt, &mut self.a), (&mut self.redis, &mut self.b)] {
+            match Conn::try_connect(server.addr(), Duration::from_secs(5)) {
+                Ok(c) => *conn = c,
+                Err(e) => {
+                    let exit = server.try_exit().map(|s| format!(" (process exited: {s})")).unwrap_or_default();
+                    dead.push(format!("{} no longer accepts connections: {e}{exit}", server.flavor.name()));
+                }
+            }
+            conn.timeout = REPLY_TIMEOUT;
+        }
+        if !dead.is_empty() {
+            self.mismatches.extend(dead);
+            self.report();
+        }
         if self.resp3 {
             self.hello3();
         }
@@ -175,16 +197,25 @@ impl Diff {
                 Err(e @ ReadError::Invalid(..)) => format!("<{e}>").into_bytes(),
             })
             .collect();
+        let shown: Vec<Vec<u8>> = match how {
+            Compare::Canon(f) if !broken => shown.iter().map(|b| f(b)).collect(),
+            _ => shown,
+        };
         let timed_out = |b: &Vec<u8>| b.ends_with(b"<no reply: timeout>");
         // Neither answering is a mistake in the test (and costs a timeout each time).
         let same = equal(how, &shown[0], &shown[1]) && !(timed_out(&shown[0]) && timed_out(&shown[1]));
         if !same {
             self.mismatches.push(format!(
-                "#{} {what}{}\n    redis:   {}\n    redoubt: {}",
+                "#{} {what}{}\n    redis:   {}\n    redoubt: {}{}",
                 self.checks,
-                if how == Compare::Exact { String::new() } else { format!("  (compared {how:?})") },
+                match how {
+                    Compare::Exact => String::new(),
+                    Compare::Canon(_) => "  (compared canonicalized)".to_string(),
+                    other => format!("  (compared {other:?})"),
+                },
                 show(&shown[1]),
                 show(&shown[0]),
+                first_difference(&shown[1], &shown[0]),
             ));
         }
         if broken {
@@ -215,6 +246,11 @@ impl Diff {
 
     /// Runs a script (see the module docs).
     pub fn script(&mut self, text: &str) {
+        self.script_with(text, |b| b.to_vec());
+    }
+
+    /// Runs a script whose `[canon]` lines are compared after `canon`.
+    pub fn script_with(&mut self, text: &str, canon: fn(&[u8]) -> Vec<u8>) {
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -238,6 +274,7 @@ impl Diff {
                 "unordered" => self.check_as(Compare::Unordered, &args),
                 "pairs" => self.check_as(Compare::Pairs, &args),
                 "type" => self.check_as(Compare::Type, &args),
+                "canon" => self.check_as(Compare::Canon(canon), &args),
                 "approx" => self.check_as(Compare::Approx(num.unwrap_or(1)), &args),
                 "scan" => {
                     assert!(args.len() >= 2, "script line {}: [scan] SCAN 0 ...", n + 1);
@@ -294,7 +331,7 @@ fn equal(how: Compare, a: &[u8], b: &[u8]) -> bool {
         return true;
     }
     match how {
-        Compare::Exact => false,
+        Compare::Exact | Compare::Canon(_) => false,
         Compare::Type => a.first() == b.first(),
         Compare::Approx(tol) => match (as_int(a), as_int(b)) {
             (Some(x), Some(y)) if x >= 0 && y >= 0 => (x - y).abs() <= tol,
@@ -304,7 +341,7 @@ fn equal(how: Compare, a: &[u8], b: &[u8]) -> bool {
             let (Some((ha, mut ia)), Some((hb, mut ib))) = (split_aggregate(a), split_aggregate(b)) else {
                 return false;
             };
-            if how == Compare::Pairs {
+            if matches!(how, Compare::Pairs) {
                 let pairs = |v: Vec<Vec<u8>>| {
                     let mut p: Vec<Vec<u8>> = v.chunks(2).map(|c| c.concat()).collect();
                     p.sort();
@@ -352,6 +389,21 @@ fn scan_keys<A: AsRef<[u8]>>(c: &mut Conn, rest: &[A]) -> Vec<Vec<u8>> {
         }
     }
     vec![b"<SCAN never returned cursor 0>".to_vec()]
+}
+
+/// For long replies, where they first differ, with some context.
+fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    if expected.len().max(got.len()) <= 200 {
+        return String::new();
+    }
+    let at = expected.iter().zip(got).position(|(a, b)| a != b).unwrap_or(expected.len().min(got.len()));
+    let from = at.saturating_sub(60);
+    let window = |b: &[u8]| esc(&b[from.min(b.len())..(at + 80).min(b.len())]);
+    format!(
+        "\n    first difference at byte {at}:\n      redis:   ...{}\n      redoubt: ...{}",
+        window(expected),
+        window(got)
+    )
 }
 
 fn show(bytes: &[u8]) -> String {

@@ -14,7 +14,7 @@ pub mod wait;
 
 pub use conn::{encode, to_value, Conn, ReadError};
 pub use diff::Diff;
-pub use process::{run_to_exit, temp_dir, Flavor, ServerProcess, Spec};
+pub use process::{is_listening_port, run_to_exit, temp_dir, Flavor, ServerProcess, Spec, TempDir};
 pub use redoubt_resp::value::Value;
 pub use wait::{poll_until, wait_for};
 

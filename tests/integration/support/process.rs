@@ -68,8 +68,35 @@ pub fn next_port() -> u16 {
     panic!("no free port in {PORT_LOW}..{}", PORT_LOW + PORT_SPAN)
 }
 
-/// A fresh directory under the system temp dir, removed by its owner.
-pub fn temp_dir(label: &str) -> PathBuf {
+/// A fresh directory under the system temp dir, removed when dropped (also when the
+/// test panics).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(label: &str) -> TempDir {
+    TempDir(make_dir(label))
+}
+
+/// A fresh directory under the system temp dir; the caller removes it.
+fn make_dir(label: &str) -> PathBuf {
     static COUNT: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let dir = std::env::temp_dir().join(format!(
@@ -88,13 +115,16 @@ pub struct Spec {
     pub flavor: Flavor,
     pub args: Vec<String>,
     pub config: Option<String>,
+    /// Other files written into the temp dir before start-up (name, text; `$DIR` is
+    /// replaced as in the config).
+    pub files: Vec<(String, String)>,
     /// Wait for this long at most for the first PING answer.
     pub start_timeout: Duration,
 }
 
 impl Spec {
     pub fn new(flavor: Flavor) -> Spec {
-        Spec { flavor, args: Vec::new(), config: None, start_timeout: START_TIMEOUT }
+        Spec { flavor, args: Vec::new(), config: None, files: Vec::new(), start_timeout: START_TIMEOUT }
     }
 
     pub fn args(mut self, args: &[&str]) -> Spec {
@@ -108,8 +138,20 @@ impl Spec {
         self
     }
 
+    /// Another file for the temp dir (an `include`d config, say).
+    pub fn file(mut self, name: &str, text: &str) -> Spec {
+        self.files.push((name.to_string(), text.to_string()));
+        self
+    }
+
     pub fn start(self) -> ServerProcess {
         ServerProcess::start_spec(self)
+    }
+
+    /// Spawns the server without waiting for it to answer (for start-up races). The
+    /// port was free a moment ago; a clash shows up as an early exit.
+    pub fn spawn(self) -> ServerProcess {
+        ServerProcess::spawn(&self, next_port(), make_dir(self.flavor.name()))
     }
 }
 
@@ -141,7 +183,7 @@ impl ServerProcess {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
             let port = next_port();
-            let dir = temp_dir(spec.flavor.name());
+            let dir = make_dir(spec.flavor.name());
             let mut server = ServerProcess::spawn(&spec, port, dir);
             match server.wait_ready(spec.start_timeout) {
                 Ok(()) => return server,
@@ -160,6 +202,9 @@ impl ServerProcess {
 
     fn spawn(spec: &Spec, port: u16, dir: PathBuf) -> ServerProcess {
         let mut cmd = Command::new(spec.flavor.binary());
+        for (name, text) in &spec.files {
+            fs::write(dir.join(name), text.replace("$DIR", &dir.to_string_lossy())).expect("write file");
+        }
         if let Some(text) = &spec.config {
             let path = dir.join("redis.conf");
             fs::write(&path, text.replace("$DIR", &dir.to_string_lossy())).expect("write config");
@@ -342,6 +387,11 @@ pub fn run_to_exit(binary: &str, args: &[&str], dir: &Path, timeout: Duration) -
         stdout: fs::read_to_string(&out_path).unwrap_or_default(),
         stderr: fs::read_to_string(&err_path).unwrap_or_default(),
     }
+}
+
+/// True when something accepts TCP connections on 127.0.0.1:`port`.
+pub fn is_listening_port(port: u16) -> bool {
+    is_listening(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
 }
 
 /// True when something accepts TCP connections at `addr`.

@@ -3,7 +3,7 @@
 
 use redoubt_resp::request::{Args, OwnedArgs};
 
-use super::{int_arg, invalid_expire, is, DataCommand, LockMode};
+use super::{int32_arg, int_arg, invalid_expire, is, DataCommand, LockMode};
 use crate::clock::{idle_ms, lfu_decayed};
 use crate::engine::EvictionPolicy;
 use crate::exec::{err, fast_random, Access, CmdError, CmdResult, Ctx};
@@ -31,6 +31,7 @@ pub static COMMANDS: &[DataCommand] = &[
     DataCommand { name: "object|freq", lock: Keys, handler: object_freq },
     DataCommand { name: "object|idletime", lock: Keys, handler: object_idletime },
     DataCommand { name: "object|refcount", lock: Keys, handler: object_refcount },
+    DataCommand { name: "object|help", lock: Unlocked, handler: object_help },
     DataCommand { name: "expire", lock: Keys, handler: expire },
     DataCommand { name: "pexpire", lock: Keys, handler: pexpire },
     DataCommand { name: "expireat", lock: Keys, handler: expireat },
@@ -125,8 +126,8 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
         if is(args.get(i), "replace") {
             replace = true;
         } else if is(args.get(i), "db") && i + 1 < args.len() {
-            let n = int_arg(args.get(i + 1))?;
-            if n < 0 || n >= ctx.db.engine.keyspace.databases() as i64 || n > i32::MAX as i64 {
+            let n = int32_arg(args.get(i + 1))?;
+            if n < 0 || n as usize >= ctx.db.engine.keyspace.databases() {
                 return Err(err::DB_RANGE);
             }
             dst_db = n as usize;
@@ -158,10 +159,11 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 fn move_cmd(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
-    let target = match redoubt_resp::number::parse_i64(args.get(2)) {
-        Some(n) if n >= 0 && n < ctx.db.engine.keyspace.databases() as i64 => n as usize,
-        _ => return Err(err::DB_RANGE),
-    };
+    let target = int32_arg(args.get(2))?;
+    if target < 0 || target as usize >= ctx.db.engine.keyspace.databases() {
+        return Err(err::DB_RANGE);
+    }
+    let target = target as usize;
     let src = ctx.db.index;
     if target == src {
         return Err(CmdError::Static("ERR source and destination objects are the same"));
@@ -392,7 +394,7 @@ fn object_encoding(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
-const LRU_NOT_SELECTED: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 fn object_freq(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (now, decay) = (ctx.db.now_ms, ctx.db.engine.knobs.lfu_decay_time.load(std::sync::atomic::Ordering::Relaxed));
@@ -414,7 +416,7 @@ fn object_idletime(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Ok(());
     };
     if lfu {
-        return Err(CmdError::Static(LRU_NOT_SELECTED));
+        return Err(CmdError::Static(LFU_SELECTED));
     }
     ctx.out.int((idle_ms(lru, now) / 1000) as i64);
     Ok(())
@@ -432,6 +434,24 @@ fn object_refcount(ctx: &mut Ctx, args: Args) -> CmdResult {
     };
     let shared = shares && matches!(value, ValueRef::Str(StrRef::Int(i)) if (0..10000).contains(&i));
     ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
+    Ok(())
+}
+
+fn object_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    super::help_reply(
+        ctx.out,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    The internal representation of the value at <key> (int, embstr, raw, ...).",
+            "FREQ <key>",
+            "    The access-frequency counter of <key> (needs an LFU maxmemory-policy).",
+            "IDLETIME <key>",
+            "    Seconds since <key> was last accessed (needs a non-LFU maxmemory-policy).",
+            "REFCOUNT <key>",
+            "    The number of references to the value at <key>.",
+        ],
+    );
     Ok(())
 }
 

@@ -55,6 +55,36 @@ pub fn int_arg(a: &[u8]) -> Result<i64, CmdError> {
     parse_i64(a).ok_or(err::NOT_INTEGER)
 }
 
+/// Writes a HELP reply the way Redis's `addReplyHelp` does: a header, the given lines,
+/// then the HELP entry itself.
+pub fn help_reply(out: &mut redoubt_resp::ReplyBuf, command: &str, lines: &[&str]) {
+    out.array(lines.len() + 3);
+    out.simple(format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes());
+    for l in lines {
+        out.simple(l.as_bytes());
+    }
+    out.simple(b"HELP");
+    out.simple(b"    Prints this help.");
+}
+
+/// The error of a subcommand given arguments it does not take (Redis's
+/// `addReplySubcommandSyntaxError`).
+pub fn subcommand_syntax_error(args: redoubt_resp::request::Args) -> CmdError {
+    let sub = args.get(1);
+    CmdError::Owned(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(args.get(0)).to_ascii_uppercase()
+    ))
+}
+
+/// A 32-bit integer argument (Redis's `getIntFromObjectOrReply`).
+pub fn int32_arg(a: &[u8]) -> Result<i32, CmdError> {
+    let n = int_arg(a)?;
+    i32::try_from(n)
+        .map_err(|_| CmdError::Static("ERR value is out of range, value must between -2147483648 and 2147483647"))
+}
+
 /// Case-insensitive comparison of an argument with an option name.
 pub fn is(a: &[u8], name: &str) -> bool {
     a.eq_ignore_ascii_case(name.as_bytes())

@@ -141,10 +141,10 @@ pub mod tests {
         let mut out = ReplyBuf::new(proto);
         match reg.resolve(args.args()) {
             None => out.error(b"ERR unknown command"),
-            Some(r) if !r.meta.arity_ok(args.len()) => out.error(arity_error(r.meta.name).text().as_bytes()),
+            Some(r) if !r.meta.arity_ok(args.len()) => out.error(arity_error(r.meta.name).as_bytes()),
             Some(r) => {
                 if let Err(e) = execute(engine, &r.meta, r.cmd, 0, args.args(), &mut out, now_ms()) {
-                    out.error(e.text().as_bytes());
+                    out.error(e.as_bytes());
                 }
             }
         }

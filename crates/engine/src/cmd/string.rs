@@ -74,36 +74,41 @@ fn parse_set_options(
     name: &str,
 ) -> Result<SetOptions, CmdError> {
     let mut o = SetOptions::default();
-    let mut expire_seen = false;
+    // The expiry option seen last (its name and argument): repeating the same option
+    // is allowed and the last one wins; only that one is parsed, as in Redis.
+    let mut expire: Option<(&[u8], &[u8])> = None;
+    let set = cmd == OptionsFor::Set;
     let mut i = from;
     while i < args.len() {
         let a = args.get(i);
         let has_next = i + 1 < args.len();
-        if is(a, "nx") && !o.xx && cmd == OptionsFor::Set {
+        let other_expire = |kind: &str| expire.is_some_and(|(k, _)| !is(k, kind));
+        if is(a, "nx") && !o.xx && set {
             o.nx = true;
-        } else if is(a, "xx") && !o.nx && cmd == OptionsFor::Set {
+        } else if is(a, "xx") && !o.nx && set {
             o.xx = true;
-        } else if is(a, "get") && cmd == OptionsFor::Set {
+        } else if is(a, "get") && set {
             o.get = true;
-        } else if is(a, "keepttl") && !expire_seen && cmd == OptionsFor::Set {
+        } else if is(a, "keepttl") && !o.persist && expire.is_none() && set {
             o.keepttl = true;
-        } else if is(a, "persist") && !expire_seen && cmd == OptionsFor::GetEx {
+        } else if is(a, "persist") && !set && expire.is_none() && !o.keepttl {
             o.persist = true;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
+        } else if ["ex", "px", "exat", "pxat"].iter().any(|k| is(a, k) && !other_expire(k))
             && !o.keepttl
             && !o.persist
-            && !expire_seen
             && has_next
         {
-            let seconds = is(a, "ex") || is(a, "exat");
-            let relative = is(a, "ex") || is(a, "px");
-            o.expire_at = Some(expire_arg(args.get(i + 1), seconds, relative, now_ms, name)?);
-            expire_seen = true;
+            expire = Some((a, args.get(i + 1)));
             i += 1;
         } else {
             return Err(err::SYNTAX);
         }
         i += 1;
+    }
+    if let Some((kind, value)) = expire {
+        let seconds = is(kind, "ex") || is(kind, "exat");
+        let relative = is(kind, "ex") || is(kind, "px");
+        o.expire_at = Some(expire_arg(value, seconds, relative, now_ms, name)?);
     }
     Ok(o)
 }
@@ -351,7 +356,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
         LdError::BadValue | LdError::BadIncrement => err::NOT_FLOAT,
         LdError::NanOrInfinity => CmdError::Static("ERR increment would produce NaN or Infinity"),
     })?;
-    ctx.db.update(key, NewValue::string(&new))?;
+    // Redis stores the formatted result as is, never as an int-encoded string.
+    ctx.db.update(key, NewValue::text(&new))?;
     ctx.db.dirty += 1;
     ctx.out.bulk(&new);
     // Replicated as SET with the final value, so replicas never redo float arithmetic.

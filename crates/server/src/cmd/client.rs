@@ -61,9 +61,10 @@ fn list(c: &mut Call) -> CmdResult {
         } else if opt.eq_ignore_ascii_case(b"id") && i + 1 < c.args.len() {
             let mut ids = Vec::new();
             for a in c.args.iter().skip(i + 1) {
+                // Ids below 1 are valid numbers that match no client.
                 match parse_i64(a) {
-                    Some(n) if n > 0 => ids.push(n as u64),
-                    _ => return Err(CmdError::Static("ERR Invalid client ID")),
+                    Some(n) => ids.push(n.max(0) as u64),
+                    None => return Err(CmdError::Static("ERR Invalid client ID")),
                 }
             }
             chosen.retain(|x| ids.contains(&x.id));
@@ -188,9 +189,10 @@ fn parse_kill_filter(c: &Call) -> Result<KillFilter, CmdError> {
 }
 
 fn pause(c: &mut Call) -> CmdResult {
-    let ms = parse_i64(c.args.get(2))
-        .filter(|n| *n >= 0)
-        .ok_or(CmdError::Static("ERR timeout is not an integer or out of range"))?;
+    let ms = parse_i64(c.args.get(2)).ok_or(CmdError::Static("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
     let mode = match c.args.len() {
         3 => PauseMode::All,
         4 if c.args.get(3).eq_ignore_ascii_case(b"write") => PauseMode::Write,

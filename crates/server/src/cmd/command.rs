@@ -35,6 +35,11 @@ fn write_info(out: &mut ReplyBuf, cmd: &Command) {
     out.array(items.len().max(10));
     for (i, n) in items.iter().enumerate() {
         if i == 9 {
+            // Redis sends an empty set when there are none, an array otherwise.
+            if cmd.subcommands.is_empty() {
+                out.set(0);
+                continue;
+            }
             let mut subs: Vec<&Arc<Command>> = cmd.subcommands.values().collect();
             subs.sort_by_key(|s| s.name());
             out.array(subs.len());
@@ -61,15 +66,27 @@ fn count(c: &mut Call) -> CmdResult {
     Ok(())
 }
 
+/// A command or subcommand by name (`get`, `client|list`), as COMMAND INFO and DOCS
+/// accept them.
+fn by_full_name(c: &Call, name: &[u8]) -> Option<Arc<Command>> {
+    match name.iter().position(|&b| b == b'|') {
+        None => c.server.commands.get(name).cloned(),
+        Some(bar) => {
+            let parent = c.server.commands.get(&name[..bar])?;
+            parent.subcommands.get(&name[bar + 1..].to_ascii_lowercase()).cloned()
+        }
+    }
+}
+
 fn info(c: &mut Call) -> CmdResult {
     if c.args.len() == 2 {
         return all(c);
     }
     c.out.array(c.args.len() - 2);
     for name in c.args.iter().skip(2) {
-        match c.server.commands.get(name) {
-            Some(cmd) => write_info(c.out, cmd),
-            None => c.out.null_array(),
+        match by_full_name(c, name) {
+            Some(cmd) => write_info(c.out, &cmd),
+            None => c.out.null(),
         }
     }
     Ok(())
@@ -99,11 +116,8 @@ fn write_docs(out: &mut ReplyBuf, cmd: &Command) {
 }
 
 fn docs(c: &mut Call) -> CmdResult {
-    let chosen: Vec<Arc<Command>> = if c.args.len() == 2 {
-        sorted(c)
-    } else {
-        c.args.iter().skip(2).filter_map(|n| c.server.commands.get(n).cloned()).collect()
-    };
+    let chosen: Vec<Arc<Command>> =
+        if c.args.len() == 2 { sorted(c) } else { c.args.iter().skip(2).filter_map(|n| by_full_name(c, n)).collect() };
     c.out.map(chosen.len());
     for cmd in &chosen {
         c.out.bulk(cmd.name().as_bytes());
@@ -188,13 +202,30 @@ fn getkeys(c: &mut Call) -> CmdResult {
     Ok(())
 }
 
+/// The real flags of a key spec marked `variable_flags`: they depend on the arguments,
+/// as Redis's key procedures for SET and BITFIELD compute them.
+fn variable_flags(cmd: &Command, args: redoubt_resp::request::Args) -> Option<Vec<&'static str>> {
+    let has = |word: &[u8]| args.iter().skip(1).any(|a| a.eq_ignore_ascii_case(word));
+    match cmd.name() {
+        "set" if has(b"get") => Some(vec!["RW", "access", "update"]),
+        "set" => Some(vec!["OW", "update"]),
+        "bitfield" if has(b"set") || has(b"incrby") => Some(vec!["RW", "access", "update"]),
+        "bitfield" => Some(vec!["RO", "access"]),
+        _ => None,
+    }
+}
+
 fn getkeysandflags(c: &mut Call) -> CmdResult {
     let (cmd, _) = keys_of(c)?;
     let args = c.args.tail(2);
-    let mut found: Vec<(usize, &Vec<&'static str>)> = Vec::new();
+    let mut found: Vec<(usize, Vec<&'static str>)> = Vec::new();
     for spec in &cmd.meta.key_specs {
+        let flags = match spec.has_flag("variable_flags") {
+            true => variable_flags(&cmd, args).unwrap_or_else(|| spec.flags.clone()),
+            false => spec.flags.clone(),
+        };
         for p in redoubt_engine::command::keys::positions(std::slice::from_ref(spec), |i| args.get(i), args.len()) {
-            found.push((p, &spec.flags));
+            found.push((p, flags.clone()));
         }
     }
     c.out.array(found.len());
@@ -202,7 +233,7 @@ fn getkeysandflags(c: &mut Call) -> CmdResult {
         c.out.array(2);
         c.out.bulk(args.get(p));
         c.out.set(flags.len());
-        for f in flags {
+        for f in &flags {
             c.out.simple(f.as_bytes());
         }
     }

@@ -26,7 +26,7 @@ fn get(c: &mut Call) -> CmdResult {
 
 fn set(c: &mut Call) -> CmdResult {
     if !c.args.len().is_multiple_of(2) {
-        return Err(redoubt_engine::cmd::registry::arity_error("config|set"));
+        return Err(redoubt_engine::exec::err::SYNTAX);
     }
     let pairs: Vec<(String, String)> = c
         .args

@@ -169,8 +169,7 @@ fn hello(c: &mut Call) -> CmdResult {
 }
 
 fn select(c: &mut Call) -> CmdResult {
-    let n =
-        parse_i64(c.args.get(1)).filter(|n| *n >= i32::MIN as i64 && *n <= i32::MAX as i64).ok_or(err::NOT_INTEGER)?;
+    let n = redoubt_engine::cmd::int32_arg(c.args.get(1))? as i64;
     if n < 0 || n >= c.server.engine.keyspace.databases() as i64 {
         return Err(err::DB_RANGE);
     }

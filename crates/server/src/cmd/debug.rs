@@ -44,10 +44,7 @@ fn debug(c: &mut Call) -> CmdResult {
             Ok(())
         }
         (b"error", 3) => Err(CmdError::Owned(String::from_utf8_lossy(c.args.get(2)).into_owned())),
-        _ => Err(CmdError::Owned(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(c.args.get(1))
-        ))),
+        _ => Err(redoubt_engine::cmd::subcommand_syntax_error(c.args)),
     }
 }
 

@@ -29,7 +29,22 @@ const DEFAULT: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+/// `INFO all` and `INFO everything`, in Redis's order.
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
 
 fn info(c: &mut Call) -> CmdResult {
     let mut wanted: Vec<String> = Vec::new();
@@ -39,9 +54,7 @@ fn info(c: &mut Call) -> CmdResult {
     for a in c.args.iter().skip(1) {
         match a.to_ascii_lowercase().as_slice() {
             b"default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
-            b"all" | b"everything" => {
-                wanted.extend(DEFAULT.iter().chain(ALL_EXTRA).map(|s| s.to_string()));
-            }
+            b"all" | b"everything" => wanted.extend(ALL.iter().map(|s| s.to_string())),
             other => wanted.push(String::from_utf8_lossy(other).into_owned()),
         }
     }
@@ -103,6 +116,12 @@ pub fn section(server: &Server, name: &str) -> Option<String> {
         "persistence" => {
             f("loading", &0);
             f("async_loading", &0);
+            f("current_cow_peak", &0);
+            f("current_cow_size", &0);
+            f("current_cow_size_age", &0);
+            f("current_fork_perc", &"0.00");
+            f("current_save_keys_processed", &0);
+            f("current_save_keys_total", &0);
             f("rdb_changes_since_last_save", &stats::total(Stat::Dirty));
             f("rdb_bgsave_in_progress", &0);
             f("rdb_last_save_time", &server.last_save.load(Relaxed));
@@ -110,6 +129,9 @@ pub fn section(server: &Server, name: &str) -> Option<String> {
             f("rdb_last_bgsave_time_sec", &-1);
             f("rdb_current_bgsave_time_sec", &-1);
             f("rdb_saves", &0);
+            f("rdb_last_cow_size", &0);
+            f("rdb_last_load_keys_expired", &0);
+            f("rdb_last_load_keys_loaded", &0);
             f("aof_enabled", &0);
             f("aof_rewrite_in_progress", &0);
             f("aof_rewrite_scheduled", &0);
@@ -117,7 +139,11 @@ pub fn section(server: &Server, name: &str) -> Option<String> {
             f("aof_current_rewrite_time_sec", &-1);
             f("aof_last_bgrewrite_status", &"ok");
             f("aof_rewrites", &0);
+            f("aof_rewrites_consecutive_failures", &0);
             f("aof_last_write_status", &"ok");
+            f("aof_last_cow_size", &0);
+            f("module_fork_in_progress", &0);
+            f("module_fork_last_cow_size", &0);
         }
         "stats" => stats_section(server, &mut f),
         "replication" => {
@@ -175,14 +201,8 @@ pub fn section(server: &Server, name: &str) -> Option<String> {
                 if t.calls == 0 {
                     continue;
                 }
-                let parts: Vec<String> = percentiles
-                    .iter()
-                    .map(|p| {
-                        let mut label = Vec::new();
-                        redoubt_resp::number::push_g(&mut label, *p, 17);
-                        format!("p{}={:.3}", String::from_utf8_lossy(&label), stats::percentile(&t.hist, *p) as f64)
-                    })
-                    .collect();
+                let parts: Vec<String> =
+                    percentiles.iter().map(|p| format!("p{p}={:.3}", stats::percentile(&t.hist, *p) as f64)).collect();
                 f(&format!("latency_percentiles_usec_{}", cmd.name()), &parts.join(","));
             }
         }
@@ -235,6 +255,13 @@ fn memory_section(server: &Server, f: &mut Field) {
     f("used_memory_peak", &peak);
     f("used_memory_peak_human", &human_bytes(peak as u64));
     f("used_memory_peak_perc", &format!("{:.2}%", if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 }));
+    let startup = server.startup_memory;
+    f("used_memory_startup", &startup);
+    f("used_memory_dataset", &used.saturating_sub(startup));
+    f(
+        "used_memory_dataset_perc",
+        &format!("{:.2}%", if used > 0 { used.saturating_sub(startup) as f64 * 100.0 / used as f64 } else { 0.0 }),
+    );
     f("total_system_memory", &total_mem);
     f("total_system_memory_human", &human_bytes(total_mem));
     f("maxmemory", &maxmemory);
@@ -243,8 +270,13 @@ fn memory_section(server: &Server, f: &mut Field) {
     f("mem_fragmentation_ratio", &format!("{:.2}", if used > 0 { rss as f64 / used as f64 } else { 0.0 }));
     f("mem_fragmentation_bytes", &(rss as i64 - used as i64));
     f("mem_replication_backlog", &server.engine.journal.backlog_range().1);
+    f("mem_not_counted_for_evict", &0);
+    f("mem_clients_slaves", &0);
+    f("mem_aof_buffer", &0);
     f("mem_allocator", &"jemalloc-5.3.0");
+    f("active_defrag_running", &0);
     f("lazyfree_pending_objects", &0);
+    f("lazyfreed_objects", &0);
 }
 
 fn stats_section(server: &Server, f: &mut Field) {
@@ -277,10 +309,24 @@ fn stats_section(server: &Server, f: &mut Field) {
     f("pubsubshard_channels", &0);
     f("latest_fork_usec", &0);
     f("total_forks", &0);
+    f("migrate_cached_sockets", &0);
+    f("slave_expires_tracked_keys", &0);
+    f("active_defrag_hits", &0);
+    f("active_defrag_misses", &0);
+    f("active_defrag_key_hits", &0);
+    f("active_defrag_key_misses", &0);
+    f("total_active_defrag_time", &0);
+    f("current_active_defrag_time", &0);
+    f("tracking_total_keys", &0);
+    f("tracking_total_items", &0);
+    f("tracking_total_prefixes", &0);
     f("unexpected_error_replies", &stats::total(Stat::UnexpectedErrorReplies));
     f("total_error_replies", &stats::total(Stat::TotalErrorReplies));
+    f("dump_payload_sanitizations", &0);
     f("total_reads_processed", &stats::total(Stat::ReadsProcessed));
     f("total_writes_processed", &stats::total(Stat::WritesProcessed));
+    f("io_threaded_reads_processed", &0);
+    f("io_threaded_writes_processed", &0);
     f("client_query_buffer_limit_disconnections", &stats::total(Stat::ClientQueryBufferLimitDisconnections));
     f("client_output_buffer_limit_disconnections", &stats::total(Stat::ClientOutputBufferLimitDisconnections));
 }

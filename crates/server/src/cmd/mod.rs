@@ -39,14 +39,4 @@ pub static SERVER_COMMANDS: &[&[ServerCommand]] = &[
     admin::COMMANDS,
 ];
 
-/// Writes a HELP reply the way Redis's `addReplyHelp` does: a header, the given lines,
-/// then the HELP entry itself.
-pub fn help(out: &mut redoubt_resp::ReplyBuf, command: &str, lines: &[&str]) {
-    out.array(lines.len() + 3);
-    out.simple(format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes());
-    for l in lines {
-        out.simple(l.as_bytes());
-    }
-    out.simple(b"HELP");
-    out.simple(b"    Print this help.");
-}
+pub use redoubt_engine::cmd::help_reply as help;

@@ -26,25 +26,6 @@ fn monitor(c: &mut Call) -> CmdResult {
     Ok(())
 }
 
-/// Quotes an argument as Redis's `sdscatrepr` does.
-pub fn repr(out: &mut String, a: &[u8]) {
-    out.push('"');
-    for &c in a {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-}
-
 /// Sends the command `args`, run by `client` in database `db`, to every monitor.
 pub fn feed(server: &Server, client: &ClientShared, db: usize, args: Args) {
     let now = redoubt_engine::clock::now_us();
@@ -61,7 +42,7 @@ pub fn feed(server: &Server, client: &ClientShared, db: usize, args: Args) {
         if secret {
             line.push_str("\"(redacted)\"");
         } else {
-            repr(&mut line, a);
+            redoubt_resp::repr::push_repr(&mut line, a);
         }
     }
     line.push_str("\r\n");

@@ -103,6 +103,9 @@ impl SlowLog {
 }
 
 fn get(c: &mut Call) -> CmdResult {
+    if c.args.len() > 3 {
+        return Err(redoubt_engine::cmd::subcommand_syntax_error(c.args));
+    }
     let count = match c.args.len() {
         2 => 10,
         _ => match redoubt_resp::number::parse_i64(c.args.get(2)) {

@@ -99,7 +99,7 @@ pub fn parse_command_line(argv: &[String]) -> CommandLine {
                 handled_last = true;
             }
         } else {
-            options.push_str(&repr(a));
+            options.push_str(&redoubt_resp::repr::repr(a.as_bytes()));
             options.push(' ');
             handled_last = true;
         }
@@ -109,33 +109,17 @@ pub fn parse_command_line(argv: &[String]) -> CommandLine {
     cl
 }
 
-/// Quotes a value the way Redis's `sdscatrepr` does, so the config parser reads it back
-/// byte for byte.
-fn repr(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.bytes() {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Reads a config file (following `include`s) into lines.
 pub fn read_file(path: &str, depth: usize, first_number: usize) -> Result<Vec<Line>, ConfigError> {
     if depth > INCLUDE_DEPTH_MAX {
         return Err(ConfigError::File { path: path.into(), reason: "too many nested includes".into() });
     }
-    let text = if path == "-" {
+    parse_text(&read_text(path)?, depth, first_number)
+}
+
+/// The text of a config file (`-` is stdin).
+pub fn read_text(path: &str) -> Result<String, ConfigError> {
+    Ok(if path == "-" {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
@@ -144,8 +128,7 @@ pub fn read_file(path: &str, depth: usize, first_number: usize) -> Result<Vec<Li
     } else {
         let bytes = std::fs::read(path).map_err(|e| ConfigError::File { path: path.into(), reason: io_reason(&e) })?;
         String::from_utf8_lossy(&bytes).into_owned()
-    };
-    parse_text(&text, depth, first_number)
+    })
 }
 
 /// The text of an I/O error without Rust's " (os error N)" suffix, like `strerror`.

@@ -68,20 +68,22 @@ impl Config {
         Config { values: RwLock::new(values), path: None, file_only: FileOnly::default(), explicit: Vec::new() }
     }
 
-    /// Loads the file (if any), then stdin (if asked), then the command-line options.
+    /// Loads the file (if any), then stdin (if asked), then the command-line options,
+    /// as one text the way Redis concatenates them (so line numbers in errors match):
+    /// file, stdin, a newline, the options.
     pub fn load(cl: &file::CommandLine) -> Result<Config, ConfigError> {
         let mut cfg = Config::defaults();
-        let mut lines = Vec::new();
+        let mut text = String::new();
         if let Some(path) = &cl.config_file {
-            lines.extend(file::read_file(path, 0, 1)?);
+            text.push_str(&file::read_text(path)?);
             cfg.path = std::fs::canonicalize(path).ok();
         }
-        let next = lines.last().map_or(1, |l: &Line| l.number + 1);
         if cl.config_from_stdin {
-            lines.extend(file::read_file("-", 0, next)?);
+            text.push_str(&file::read_text("-")?);
         }
-        let next = lines.last().map_or(1, |l: &Line| l.number + 1);
-        lines.extend(file::parse_text(&cl.options, 0, next)?);
+        text.push('\n');
+        text.push_str(&cl.options);
+        let lines = file::parse_text(&text, 0, 1)?;
         cfg.apply_lines(&lines)?;
         Ok(cfg)
     }
@@ -144,13 +146,29 @@ impl Config {
     }
 
     /// CONFIG GET: every directive (and alias) matching any pattern, once each.
+    /// A name without glob characters is looked up directly and answered as typed
+    /// (`CONFIG GET MAXMEMORY` answers `MAXMEMORY`), as Redis does.
     pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
         let values = self.read();
-        let mut out = Vec::new();
-        for d in directives() {
-            for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
-                if patterns.iter().any(|p| glob_match(p, name.as_bytes(), true)) {
-                    out.push((name.to_string(), values.get(d.name).cloned().unwrap_or_default()));
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut add = |name: String, d: &Directive| {
+            if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                out.push((name, values.get(d.name).cloned().unwrap_or_default()));
+            }
+        };
+        for p in patterns {
+            if !p.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+                let typed = String::from_utf8_lossy(p).into_owned();
+                if let Some(d) = directive(&typed) {
+                    add(typed, d);
+                }
+                continue;
+            }
+            for d in directives() {
+                for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
+                    if glob_match(p, name.as_bytes(), true) {
+                        add(name.to_string(), d);
+                    }
                 }
             }
         }
@@ -253,8 +271,9 @@ mod tests {
 
     #[test]
     fn file_errors_carry_line_and_reason() {
+        // Options come after the (here empty) file and a newline, so they start at line 2.
         let e = load("# x\nport abc").unwrap_err().to_string();
-        assert!(e.contains("at line 2\n>>> 'port abc'\nargument couldn't be parsed into an integer"), "{e}");
+        assert!(e.contains("at line 3\n>>> 'port abc'\nargument couldn't be parsed into an integer"), "{e}");
         let e = load("foo bar").unwrap_err().to_string();
         assert!(e.ends_with("Bad directive or wrong number of arguments"), "{e}");
         let e = load("maxmemory-policy bogus").unwrap_err().to_string();

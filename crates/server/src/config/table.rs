@@ -38,9 +38,6 @@ pub struct Directive {
 pub fn parse_memory(s: &str) -> Option<u64> {
     let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(digits_end);
-    if num.is_empty() {
-        return None;
-    }
     let mul: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" => 1000,
@@ -51,7 +48,9 @@ pub fn parse_memory(s: &str) -> Option<u64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    num.parse::<u64>().ok()?.checked_mul(mul)
+    // No digits reads as 0, as `strtoull` does in Redis's memtoull ("", "kb").
+    let n = if num.is_empty() { 0 } else { num.parse::<u64>().ok()? };
+    n.checked_mul(mul)
 }
 
 /// Formats bytes with the largest unit that divides them exactly, as CONFIG REWRITE
@@ -107,11 +106,10 @@ impl Directive {
         }
     }
 
-    /// The value as CONFIG REWRITE writes it (memory with units, strings quoted).
+    /// The value as CONFIG REWRITE writes a number, flag or enum (memory with units).
     pub fn rewrite_form(&self, value: &str) -> String {
         match &self.kind {
             Kind::Memory { .. } => value.parse().map(format_memory).unwrap_or_else(|_| value.to_string()),
-            Kind::Str => quote(value),
             _ => value.to_string(),
         }
     }
@@ -122,29 +120,6 @@ fn check_bounds(n: i64, min: i64, max: i64) -> Result<(), String> {
         return Err(format!("argument must be between {min} and {max} inclusive"));
     }
     Ok(())
-}
-
-/// Quotes a string for a config file when it needs it (empty, spaces, quotes,
-/// non-printable bytes), with the escapes the config parser understands.
-pub fn quote(s: &str) -> String {
-    let plain = !s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
-    if plain {
-        return s.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in s.bytes() {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(c as char),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -161,10 +136,9 @@ mod tests {
         assert_eq!(parse_memory("12"), Some(12));
         assert_eq!(parse_memory("-1"), None);
         assert_eq!(parse_memory("1x"), None);
-        assert_eq!(parse_memory("gb"), None);
+        assert_eq!(parse_memory("gb"), Some(0));
+        assert_eq!(parse_memory(""), Some(0));
         assert_eq!(format_memory(1 << 30), "1gb");
         assert_eq!(format_memory(1000), "1000");
-        assert_eq!(quote("a b"), "\"a b\"");
-        assert_eq!(quote(""), "\"\"");
     }
 }

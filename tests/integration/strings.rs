@@ -1,0 +1,525 @@
+//! String commands, differential: every reply compared byte for byte with redis-server,
+//! with the edge cases that tend to differ — option combinations and their errors,
+//! integer and float limits, empty and binary values, encodings.
+
+use crate::support::Diff;
+
+#[test]
+fn set_and_its_options() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+SET k v
+GET k
+SET k v2 NX
+GET k
+SET k v3 XX
+GET k
+SET nx v NX
+SET xx v XX
+GET xx
+SET k v4 GET
+SET fresh v GET
+SET fresh2 v NX GET
+SET k v5 NX GET
+SET k v6 XX GET
+set k v7 ex 100 get
+[approx 1] TTL k
+SET k v PX 100000
+[approx 2000] PTTL k
+SET k v EXAT 4102444800
+EXPIRETIME k
+SET k v PXAT 4102444800123
+PEXPIRETIME k
+SET k v2 KEEPTTL
+PEXPIRETIME k
+GET k
+SET k v3
+TTL k
+SET k v EX 0
+SET k v EX -1
+SET k v PX 0
+SET k v PX -5
+SET k v EXAT 0
+SET k v PXAT -1
+SET k v EX abc
+SET k v EX 1.5
+SET k v EX ""
+SET k v EX 9223372036854775807
+SET k v PX 9223372036854775807
+SET k v EX 9223372036854775
+SET k v EXAT 9223372036854775807
+SET k v PXAT 9223372036854775807
+SET k v EX 100 PX 100
+SET k v EX 100 EX 100
+SET k v NX XX
+SET k v KEEPTTL EX 10
+SET k v KEEPTTL PERSIST
+SET k v GET GET
+SET k v EX
+SET k v PX
+SET k v FOO
+SET k v NX NX
+SET k v XX XX
+SET k
+SET
+SET "" ""
+GET ""
+SET k v EXAT 1
+GET k
+EXISTS k
+"#,
+    );
+}
+
+#[test]
+fn get_variants_and_setters() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+GETEX missing
+GETEX missing EX 10
+SET k v
+GETEX k
+TTL k
+GETEX k EX 100
+[approx 1] TTL k
+GETEX k PX 100000
+[approx 2000] PTTL k
+GETEX k EXAT 4102444800
+EXPIRETIME k
+GETEX k PXAT 4102444800555
+PEXPIRETIME k
+GETEX k PERSIST
+TTL k
+GETEX k EX 0
+GETEX k EX -1
+GETEX k EX abc
+GETEX k EX 9223372036854775807
+GETEX k EX 10 PX 10
+GETEX k PERSIST EX 10
+GETEX k FOO
+GETEX k EX
+GETEX k EXAT 1
+EXISTS k
+GETDEL missing
+SET k v
+GETDEL k
+GETDEL k
+GETDEL
+GETDEL a b
+GETSET k v1
+GETSET k v2
+SET k v EX 100
+GETSET k v3
+TTL k
+GETSET k
+SETNX k x
+SETNX newkey x
+GET newkey
+SETNX k
+SETEX k 100 v
+[approx 1] TTL k
+SETEX k 0 v
+SETEX k -10 v
+SETEX k abc v
+SETEX k 9223372036854775807 v
+SETEX k 100
+PSETEX k 100000 v
+[approx 2000] PTTL k
+PSETEX k 0 v
+PSETEX k -1 v
+PSETEX k 9223372036854775807 v
+GET k
+MSET a 1 b 2 c 3
+MGET a b c missing a
+MGET missing
+MGET
+MSET a
+MSET a 1 b
+MSET a 1 a 2
+GET a
+MSETNX a 1 d 4
+EXISTS d
+MSETNX d 4 e 5
+MGET d e
+MSETNX d
+MSETNX x 1 x 2
+GET x
+STRLEN a
+STRLEN missing
+STRLEN
+"#,
+    );
+}
+
+#[test]
+fn integers_and_their_limits() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+INCR n
+INCR n
+DECR n
+DECR n
+DECR n
+INCRBY n 10
+INCRBY n -20
+DECRBY n 5
+DECRBY n -5
+GET n
+OBJECT ENCODING n
+SET n 9223372036854775806
+INCR n
+INCR n
+GET n
+SET n -9223372036854775807
+DECR n
+DECR n
+INCRBY n -1
+GET n
+SET n 1
+INCRBY n 9223372036854775807
+INCRBY n 9223372036854775806
+DECRBY n -9223372036854775807
+DECRBY n -9223372036854775808
+DECRBY n 9223372036854775807
+INCRBY n 9223372036854775808
+INCRBY n -9223372036854775809
+INCRBY n -9223372036854775808
+SET n -1
+DECRBY n -9223372036854775808
+SET s abc
+INCR s
+DECR s
+INCRBY s 1
+SET s ""
+INCR s
+SET s " 1"
+INCR s
+SET s "1 "
+INCR s
+SET s "+1"
+INCR s
+SET s "01"
+INCR s
+SET s "-0"
+INCR s
+SET s "0x10"
+INCR s
+SET s 1.0
+INCR s
+SET s 1e3
+INCR s
+SET s "1\x00"
+INCR s
+SET s 99999999999999999999
+INCR s
+SET s -9223372036854775808
+INCR s
+GET s
+INCRBY n abc
+INCRBY n 1.5
+INCRBY n ""
+INCRBY n " 1"
+INCRBY n 0x1
+INCRBY n
+INCR
+INCR a b
+DECRBY n
+SET s 12345678901234567890
+OBJECT ENCODING s
+SET big 9223372036854775807
+OBJECT ENCODING big
+SET neg -123
+OBJECT ENCODING neg
+APPEND neg 4
+GET neg
+INCR neg
+OBJECT ENCODING neg
+"#,
+    );
+}
+
+#[test]
+fn incrbyfloat_formatting() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+INCRBYFLOAT f 10.5
+INCRBYFLOAT f 0.1
+INCRBYFLOAT f -5
+INCRBYFLOAT f 5.0e3
+INCRBYFLOAT f 2.0e-3
+INCRBYFLOAT f -10005.602
+GET f
+SET f 0.1
+INCRBYFLOAT f 0.2
+SET f 3
+INCRBYFLOAT f 1.1
+INCRBYFLOAT f 1e20
+INCRBYFLOAT f -1e20
+INCRBYFLOAT f 1.7976931348623157e308
+INCRBYFLOAT f 1.7976931348623157e308
+INCRBYFLOAT f -1.7976931348623157e308
+SET f 0
+INCRBYFLOAT f 0.0000000000000000001
+INCRBYFLOAT f 1e-300
+SET f 1
+INCRBYFLOAT f 1e17
+INCRBYFLOAT f 1e18
+INCRBYFLOAT f -0.5
+INCRBYFLOAT f 0.5
+INCRBYFLOAT f inf
+INCRBYFLOAT f -inf
+INCRBYFLOAT f nan
+INCRBYFLOAT f +inf
+INCRBYFLOAT f abc
+INCRBYFLOAT f ""
+INCRBYFLOAT f " 1"
+INCRBYFLOAT f "1 "
+INCRBYFLOAT f 1.5e
+INCRBYFLOAT f 0x10
+INCRBYFLOAT f 1,5
+SET f abc
+INCRBYFLOAT f 1
+SET f " 2"
+INCRBYFLOAT f 1
+SET f 1e400
+INCRBYFLOAT f 1
+SET f 2.5e2
+INCRBYFLOAT f 0
+SET f -0
+INCRBYFLOAT f 0
+SET f 1.00000
+INCRBYFLOAT f 0
+SET f 1.5
+INCRBYFLOAT f -1.5
+SET f 9223372036854775807
+INCRBYFLOAT f 1
+INCRBYFLOAT f 1.23456789012345678901
+SET f 1.1
+INCRBYFLOAT f 2.2
+SET f 123456789.123456789
+INCRBYFLOAT f 0.000000001
+OBJECT ENCODING f
+INCRBYFLOAT
+INCRBYFLOAT f
+INCRBYFLOAT f 1 2
+"#,
+    );
+}
+
+#[test]
+fn append_ranges_and_setrange() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+APPEND a hello
+APPEND a " world"
+GET a
+APPEND a ""
+APPEND empty ""
+EXISTS empty
+GET empty
+STRLEN empty
+GETRANGE a 0 4
+GETRANGE a -5 -1
+GETRANGE a 6 100
+GETRANGE a 100 200
+GETRANGE a 5 1
+GETRANGE a -1 -5
+GETRANGE a -100 -90
+GETRANGE a -100 2
+GETRANGE a 0 -100
+GETRANGE a 0 -1
+GETRANGE a 0 0
+GETRANGE a -1 -1
+GETRANGE a 0 9223372036854775807
+GETRANGE a -9223372036854775808 9223372036854775807
+GETRANGE a a b
+GETRANGE a 0
+GETRANGE missing 0 -1
+GETRANGE missing 0 5
+SUBSTR a 0 3
+SUBSTR a -3 -1
+SET n 12345
+GETRANGE n 1 2
+GETRANGE n -2 -1
+SETRANGE s 5 hi
+GET s
+STRLEN s
+SETRANGE s 0 HELLO
+GET s
+SETRANGE s 6 xyz
+GET s
+SETRANGE s 1 ""
+SETRANGE missing 10 ""
+EXISTS missing
+SETRANGE missing2 0 ""
+EXISTS missing2
+SETRANGE s -1 x
+SETRANGE s 536870911 ""
+SETRANGE s 536870912 x
+SETRANGE s 9223372036854775807 x
+SETRANGE s abc x
+SETRANGE s 0
+SET n 123
+SETRANGE n 1 9
+GET n
+OBJECT ENCODING n
+SETRANGE n 3 "\x00"
+GET n
+APPEND n 4
+SET i 1
+APPEND i 2
+GET i
+INCR i
+APPEND
+APPEND a
+APPEND a b c
+"#,
+    );
+}
+
+#[test]
+fn empty_and_binary_keys_and_values() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+SET "" empty-key
+GET ""
+EXISTS ""
+SET e ""
+GET e
+STRLEN e
+OBJECT ENCODING e
+SET "bin\x00key\xff" "\x00\xff\x00\r\n\x01"
+GET "bin\x00key\xff"
+STRLEN "bin\x00key\xff"
+GETRANGE "bin\x00key\xff" 1 3
+APPEND "bin\x00key\xff" "\xff\x00"
+GET "bin\x00key\xff"
+[unordered] KEYS *
+[unordered] KEYS "bin\x00*"
+EXISTS "bin\x00key"
+MSET "\r\n" "\r\n" "\x00" "\x00"
+MGET "\r\n" "\x00" "\x01"
+SET "\xc3\xa9t\xc3\xa9" "caf\xc3\xa9"
+GET "\xc3\xa9t\xc3\xa9"
+STRLEN "\xc3\xa9t\xc3\xa9"
+ECHO "\x00\xff"
+ECHO ""
+SETRANGE z 3 "\x00\x01"
+GET z
+"#,
+    );
+    // A value of 1 MB and one byte, and a key of 64 KB.
+    let big = vec![b'\xab'; (1 << 20) + 1];
+    let key = vec![b'k'; 64 * 1024];
+    d.check(&[b"SET".as_slice(), &key, &big]);
+    d.check(&[b"GET".as_slice(), &key]);
+    d.check(&[b"STRLEN".as_slice(), &key]);
+    d.check(&[b"GETRANGE".as_slice(), &key, b"-3", b"-1"]);
+    d.check(&[b"OBJECT".as_slice(), b"ENCODING", &key]);
+}
+
+#[test]
+fn object_encoding_transitions() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+SET k 123
+OBJECT ENCODING k
+OBJECT REFCOUNT k
+SET k 10000
+OBJECT ENCODING k
+OBJECT REFCOUNT k
+SET k -1
+OBJECT ENCODING k
+SET k 0123
+OBJECT ENCODING k
+SET k "1 "
+OBJECT ENCODING k
+SET k 123456789012345678901234567890
+OBJECT ENCODING k
+SET k 12345678901234567890123456789012345678901234
+OBJECT ENCODING k
+SET k 123456789012345678901234567890123456789012345
+OBJECT ENCODING k
+SET k abc
+OBJECT ENCODING k
+OBJECT REFCOUNT k
+APPEND k d
+OBJECT ENCODING k
+SET k 5
+APPEND k 5
+OBJECT ENCODING k
+INCR k
+OBJECT ENCODING k
+SET k abcdef
+SETRANGE k 0 x
+OBJECT ENCODING k
+GETRANGE k 0 0
+SET k 1
+SETBIT k 0 1
+OBJECT ENCODING k
+INCRBYFLOAT f 1.5
+OBJECT ENCODING f
+INCRBYFLOAT g 3
+OBJECT ENCODING g
+SET k 1.5
+OBJECT ENCODING k
+MSET m1 1 m2 abc
+OBJECT ENCODING m1
+OBJECT ENCODING m2
+GETSET k 77
+OBJECT ENCODING k
+SETEX k 100 88
+OBJECT ENCODING k
+SETNX new 99
+OBJECT ENCODING new
+"#,
+    );
+}
+
+#[test]
+fn lcs() {
+    let mut d = Diff::new(&[]);
+    d.script(
+        r#"
+MSET a ohmytext b mynewtext
+LCS a b
+LCS a b LEN
+LCS a b IDX
+LCS a b IDX MINMATCHLEN 4
+LCS a b IDX MINMATCHLEN 4 WITHMATCHLEN
+LCS a b IDX WITHMATCHLEN
+LCS a b LEN IDX
+LCS a b IDX LEN
+LCS a b MINMATCHLEN 0
+LCS a b MINMATCHLEN -1 IDX
+LCS a b MINMATCHLEN abc
+LCS a b MINMATCHLEN
+LCS a b FOO
+LCS a missing
+LCS missing missing
+LCS missing missing LEN
+LCS missing missing IDX
+LCS a a
+LCS a a IDX WITHMATCHLEN
+MSET x "" y abc
+LCS x y
+LCS x y IDX
+MSET p "\x00\x01\x02\xff" q "\x02\xff\x00"
+LCS p q
+LCS p q IDX WITHMATCHLEN
+MSET r rosettacode s raisethysword
+LCS r s
+LCS r s LEN
+LCS r s IDX MINMATCHLEN 2 WITHMATCHLEN
+LCS a
+LCS
+"#,
+    );
+}
