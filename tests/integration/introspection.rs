@@ -70,6 +70,36 @@ fn canon_info(raw: &[u8]) -> Vec<u8> {
 
 /// COMMAND DOCS reply with the command pairs and each `subcommands` map sorted, and the
 /// not-yet-built subcommands removed.
+/// Documentation prose Redoubt leaves out of COMMAND DOCS on purpose (it is Redis's
+/// text, not its interface; see the README's compatibility table).
+const DOC_PROSE: [&str; 3] = ["summary", "complexity", "history"];
+
+/// A doc map without its prose fields, subcommand docs included.
+fn drop_prose(doc: Vec<u8>) -> Vec<u8> {
+    let Some((header, fields)) = split_aggregate(&doc) else { return doc };
+    let mut kept = Vec::new();
+    for pair in fields.chunks(2) {
+        let key = raw_text(&pair[0]);
+        if DOC_PROSE.contains(&key.as_str()) {
+            continue;
+        }
+        let value = match (key.as_str(), pair.get(1)) {
+            ("subcommands", Some(v)) => match split_aggregate(v) {
+                Some((sh, subs)) => {
+                    let subs = subs.chunks(2).flat_map(|p| [p[0].clone(), drop_prose(p[1].clone())]).collect();
+                    rebuild(&sh, subs)
+                }
+                None => v.clone(),
+            },
+            (_, Some(v)) => v.clone(),
+            (_, None) => continue,
+        };
+        kept.push(pair[0].clone());
+        kept.push(value);
+    }
+    rebuild(&header, kept)
+}
+
 fn canon_docs(raw: &[u8]) -> Vec<u8> {
     let sorted_pairs = |items: Vec<Vec<u8>>| {
         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = items
@@ -83,6 +113,7 @@ fn canon_docs(raw: &[u8]) -> Vec<u8> {
     let Some((header, top)) = split_aggregate(raw) else { return raw.to_vec() };
     let top: Vec<Vec<u8>> = sorted_pairs(top)
         .into_iter()
+        .map(drop_prose)
         .map(|doc| match split_aggregate(&doc) {
             Some((dh, mut fields)) => {
                 for i in (0..fields.len().saturating_sub(1)).step_by(2) {

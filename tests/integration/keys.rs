@@ -1,6 +1,8 @@
 //! Generic key commands, differential: DEL/UNLINK/EXISTS/TYPE/RENAME/COPY/TOUCH, KEYS
 //! glob patterns, SCAN (whole iterations compared as sets), RANDOMKEY, OBJECT.
 
+use crate::support::diff::Compare;
+use crate::support::help::canon_help;
 use crate::support::{int, items, Diff, ServerProcess, Value};
 
 #[test]
@@ -272,8 +274,6 @@ OBJECT REFCOUNT missing
 OBJECT IDLETIME missing
 OBJECT FREQ k
 OBJECT FREQ missing
-OBJECT HELP
-OBJECT help
 OBJECT HELP extra
 OBJECT FOO
 OBJECT FOO k
@@ -292,6 +292,8 @@ SET n 100
 OBJECT REFCOUNT n
 "#,
     );
+    d.check_as(Compare::Canon(canon_help), &["OBJECT", "HELP"]);
+    d.check_as(Compare::Canon(canon_help), &["OBJECT", "help"]);
     // IDLETIME grows while a key is not touched, and an access resets it.
     let s = ServerProcess::redoubt(&[]);
     let mut c = s.conn();

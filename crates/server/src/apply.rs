@@ -30,6 +30,12 @@ fn rebind(server: &Server) -> Result<(), String> {
     )
 }
 
+/// Installs the default user's credentials.
+pub fn set_default_user(server: &Server, user: crate::acl::DefaultUser) {
+    server.knobs.has_password.store(user.requires_password(), Relaxed);
+    *server.knobs.default_user.write().unwrap_or_else(|e| e.into_inner()) = user;
+}
+
 /// Applies the current value of directive `name`.
 pub fn apply(server: &Server, name: &str) -> Result<(), String> {
     let cfg = &server.config;
@@ -59,11 +65,7 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
         "maxclients" => sk.maxclients.store(int().max(1) as usize, Relaxed),
         "client-query-buffer-limit" => sk.query_buffer_limit.store(int().max(0) as usize, Relaxed),
         "protected-mode" => sk.protected_mode.store(boolean(), Relaxed),
-        "requirepass" => {
-            let pass = cfg.get(name).into_bytes();
-            sk.has_password.store(!pass.is_empty(), Relaxed);
-            *sk.requirepass.write().unwrap_or_else(|e| e.into_inner()) = pass;
-        }
+        "requirepass" => set_default_user(server, crate::acl::DefaultUser::from_requirepass(cfg.get(name).as_bytes())),
         "hz" => sk.hz.store(int().clamp(1, 500) as u64, Relaxed),
         "enable-debug-command" => {
             let v = match cfg.get(name).as_str() {

@@ -314,7 +314,8 @@ fn admit(server: &Server, state: &ClientState, client: &ClientShared, cmd: &Comm
     if !state.authenticated && !cmd.meta.has(flag::NO_AUTH) {
         return Err(CmdError::Static("NOAUTH Authentication required."));
     }
-    if cmd.meta.has(flag::PROTECTED) && !protected_allowed(server, client, cmd) {
+    // DEBUG is protected (Redis keeps the flag out of COMMAND INFO, so match the name).
+    if cmd.name() == "debug" && !protected_allowed(server, client, cmd) {
         return Err(CmdError::Owned(format!(
             "ERR {} command not allowed. If the {} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
             cmd.name().to_ascii_uppercase(),

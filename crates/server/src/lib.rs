@@ -8,6 +8,7 @@
 //! - [`main_entry`]: start-up and shutdown, in order
 //! - [`config`]: directives, redis.conf, CONFIG GET/SET/REWRITE
 //! - [`apply`]: configuration values turned into runtime knobs
+//! - [`acl`]: the ACL default user (requirepass, `user default` lines)
 //! - [`server`]: the shared state of the process
 //! - [`listen`]: sockets, accept, maxclients, protected mode
 //! - [`conn`]: one connection: read, parse, dispatch, write
@@ -20,6 +21,7 @@
 //! - [`log`]: Redis-format logging
 //! - [`daemon`]: daemonize, pidfile, systemd notification
 
+pub mod acl;
 pub mod apply;
 pub mod client;
 pub mod cmd;

@@ -24,8 +24,8 @@ pub struct ServerKnobs {
     pub maxclients: AtomicUsize,
     pub query_buffer_limit: AtomicUsize,
     pub protected_mode: AtomicBool,
-    /// `requirepass`; empty means none.
-    pub requirepass: RwLock<Vec<u8>>,
+    /// The ACL default user (set by `requirepass` and `user default` lines).
+    pub default_user: RwLock<crate::acl::DefaultUser>,
     pub has_password: AtomicBool,
     pub hz: AtomicU64,
     /// `enable-debug-command`: 0 no, 1 yes, 2 local.
@@ -67,6 +67,9 @@ pub struct Server {
     /// Unix time (s) of the last successful save, for LASTSAVE.
     pub last_save: AtomicI64,
     pub daemonized: bool,
+    /// When memory went over maxmemory without eviction catching up (0: it is not).
+    pub eviction_exceeded_since_ms: AtomicI64,
+    pub eviction_exceeded_total_ms: AtomicU64,
     /// `used_memory` when the server finished starting (INFO's `used_memory_startup`).
     pub startup_memory: usize,
     /// The accept tasks of the TCP listeners (replaced when CONFIG SET changes port
@@ -102,6 +105,8 @@ impl Server {
             last_save: AtomicI64::new(now / 1000),
             daemonized,
             startup_memory: redoubt_engine::memory::used_bytes(),
+            eviction_exceeded_since_ms: AtomicI64::new(0),
+            eviction_exceeded_total_ms: AtomicU64::new(0),
             tcp_tasks: std::sync::Mutex::new(Vec::new()),
             listening: AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
@@ -112,6 +117,10 @@ impl Server {
             if let Err(e) = crate::apply::apply(&server, d.name) {
                 crate::warning!("Could not apply '{}': {e}", d.name);
             }
+        }
+        // `user default` lines come after the directives, as Redis loads ACL users last.
+        if let Some(user) = server.config.file_only.default_user.clone() {
+            crate::apply::set_default_user(&server, user);
         }
         server
     }

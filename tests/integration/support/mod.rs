@@ -9,6 +9,7 @@
 
 pub mod conn;
 pub mod diff;
+pub mod help;
 pub mod process;
 pub mod wait;
 

@@ -54,7 +54,8 @@ fn rewrite(c: &mut Call) -> CmdResult {
     let Some(path) = &c.server.config.path else {
         return Err(CmdError::Static("ERR The server is running without a config file"));
     };
-    match crate::config::rewrite::rewrite(&c.server.config, path) {
+    let user_line = c.server.knobs.default_user.read().unwrap_or_else(|e| e.into_inner()).config_line();
+    match crate::config::rewrite::rewrite(&c.server.config, path, &user_line) {
         Ok(()) => {
             crate::notice!("CONFIG REWRITE executed with success.");
             c.out.ok();

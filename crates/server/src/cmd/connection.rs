@@ -64,18 +64,11 @@ pub fn check_password(c: &Call, user: &[u8], pass: &[u8]) -> CmdResult {
     if user != b"default" {
         return Err(WRONGPASS);
     }
-    let required = c.server.knobs.requirepass.read().unwrap_or_else(|e| e.into_inner());
     // The default user without a password ("nopass") accepts any password.
-    if required.is_empty() || constant_time_eq(&required, pass) {
-        Ok(())
-    } else {
-        Err(WRONGPASS)
+    match c.server.knobs.default_user.read().unwrap_or_else(|e| e.into_inner()).check(pass) {
+        true => Ok(()),
+        false => Err(WRONGPASS),
     }
-}
-
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn auth(c: &mut Call) -> CmdResult {

@@ -31,7 +31,8 @@ fn debug(c: &mut Call) -> CmdResult {
         (b"digest", 2) => digest(c),
         (b"digest-value", n) if n >= 2 => digest_value(c),
         (b"set-active-expire", 3) => {
-            let on = parse_i64(c.args.get(2)).ok_or(err::NOT_INTEGER)? != 0;
+            // Redis reads the flag with atoi: anything that is not a number means 0.
+            let on = atoi(c.args.get(2)) != 0;
             c.server.engine.knobs.active_expire.store(on, Relaxed);
             c.out.ok();
             Ok(())
@@ -45,6 +46,25 @@ fn debug(c: &mut Call) -> CmdResult {
         }
         (b"error", 3) => Err(CmdError::Owned(String::from_utf8_lossy(c.args.get(2)).into_owned())),
         _ => Err(redoubt_engine::cmd::subcommand_syntax_error(c.args)),
+    }
+}
+
+/// C's `atoi`: leading blanks, an optional sign, digits; 0 when there are none.
+fn atoi(a: &[u8]) -> i64 {
+    let s = std::str::from_utf8(a).unwrap_or("").trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| n.saturating_mul(10).saturating_add((d - b'0') as i64));
+    if neg {
+        -n
+    } else {
+        n
     }
 }
 

@@ -255,23 +255,62 @@ fn memory_section(server: &Server, f: &mut Field) {
     f("used_memory_peak", &peak);
     f("used_memory_peak_human", &human_bytes(peak as u64));
     f("used_memory_peak_perc", &format!("{:.2}%", if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 }));
+    // Overhead as Redoubt can count it: what the server held at start-up, client
+    // buffers and the replication backlog; the rest is the dataset.
     let startup = server.startup_memory;
+    let clients_mem: usize = server.clients.all().iter().map(|c| c.qbuf.load(Relaxed) + c.obuf.load(Relaxed)).sum();
+    let backlog = server.engine.journal.backlog_range().1;
+    let overhead = startup + clients_mem + backlog;
+    let dataset = used.saturating_sub(overhead);
+    f("used_memory_overhead", &overhead);
     f("used_memory_startup", &startup);
-    f("used_memory_dataset", &used.saturating_sub(startup));
+    f("used_memory_dataset", &dataset);
     f(
         "used_memory_dataset_perc",
-        &format!("{:.2}%", if used > 0 { used.saturating_sub(startup) as f64 * 100.0 / used as f64 } else { 0.0 }),
+        &format!("{:.2}%", if used > 0 { dataset as f64 * 100.0 / used as f64 } else { 0.0 }),
     );
+    // No Lua VM, scripts or functions exist yet (they arrive with issue #3).
+    for zero in [
+        "used_memory_lua",
+        "used_memory_vm_eval",
+        "used_memory_scripts_eval",
+        "number_of_cached_scripts",
+        "number_of_functions",
+        "number_of_libraries",
+        "used_memory_vm_functions",
+        "used_memory_vm_total",
+        "used_memory_functions",
+        "used_memory_scripts",
+    ] {
+        f(zero, &0);
+    }
+    f("used_memory_lua_human", &"0B");
+    f("used_memory_vm_total_human", &"0B");
+    f("used_memory_scripts_human", &"0B");
     f("total_system_memory", &total_mem);
     f("total_system_memory_human", &human_bytes(total_mem));
     f("maxmemory", &maxmemory);
     f("maxmemory_human", &human_bytes(maxmemory));
     f("maxmemory_policy", &server.engine.knobs.policy().name());
+    let a = allocator_stats();
+    let ratio = |x: usize, y: usize| if y > 0 { x as f64 / y as f64 } else { 0.0 };
+    f("allocator_allocated", &a.allocated);
+    f("allocator_active", &a.active);
+    f("allocator_resident", &a.resident);
+    f("allocator_frag_ratio", &format!("{:.2}", ratio(a.active, a.allocated)));
+    f("allocator_frag_bytes", &(a.active as i64 - a.allocated as i64));
+    f("allocator_rss_ratio", &format!("{:.2}", ratio(a.resident, a.active)));
+    f("allocator_rss_bytes", &(a.resident as i64 - a.active as i64));
+    f("rss_overhead_ratio", &format!("{:.2}", ratio(rss, a.resident)));
+    f("rss_overhead_bytes", &(rss as i64 - a.resident as i64));
     f("mem_fragmentation_ratio", &format!("{:.2}", if used > 0 { rss as f64 / used as f64 } else { 0.0 }));
     f("mem_fragmentation_bytes", &(rss as i64 - used as i64));
     f("mem_replication_backlog", &server.engine.journal.backlog_range().1);
     f("mem_not_counted_for_evict", &0);
+    f("mem_total_replication_buffers", &0);
     f("mem_clients_slaves", &0);
+    f("mem_clients_normal", &clients_mem);
+    f("mem_cluster_links", &0);
     f("mem_aof_buffer", &0);
     f("mem_allocator", &"jemalloc-5.3.0");
     f("active_defrag_running", &0);
@@ -302,6 +341,9 @@ fn stats_section(server: &Server, f: &mut Field) {
     f("expire_cycle_cpu_milliseconds", &(stats::total(Stat::ActiveExpireCpuUs) / 1000));
     f("evicted_keys", &stats::total(Stat::EvictedKeys));
     f("evicted_clients", &stats::total(Stat::EvictedClients));
+    let (total_ms, current_ms) = crate::evict::exceeded_time_ms(server);
+    f("total_eviction_exceeded_time", &total_ms);
+    f("current_eviction_exceeded_time", &current_ms);
     f("keyspace_hits", &stats::total(Stat::KeyspaceHits));
     f("keyspace_misses", &stats::total(Stat::KeyspaceMisses));
     f("pubsub_channels", &0);
@@ -389,6 +431,24 @@ fn commands_with_stats(server: &Server) -> Vec<std::sync::Arc<crate::dispatch::C
         id += 1;
     }
     out
+}
+
+/// jemalloc's own counters (allocated, active, resident bytes).
+struct AllocatorStats {
+    allocated: usize,
+    active: usize,
+    resident: usize,
+}
+
+fn allocator_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The statistics are a snapshot refreshed by advancing the epoch.
+    let _ = epoch::advance();
+    AllocatorStats {
+        allocated: stats::allocated::read().unwrap_or(0),
+        active: stats::active::read().unwrap_or(0),
+        resident: stats::resident::read().unwrap_or(0),
+    }
 }
 
 fn rusage(who: libc::c_int) -> (f64, f64) {

@@ -46,8 +46,8 @@ pub fn directives() -> &'static [Directive] {
 pub struct FileOnly {
     /// `rename-command old new` (new empty: the command is disabled).
     pub renames: Vec<(String, String)>,
-    /// `user ...` lines (ACL).
-    pub users: Vec<Vec<String>>,
+    /// The default user as `user default ...` lines left it (None: no such line).
+    pub default_user: Option<crate::acl::DefaultUser>,
 }
 
 /// The configuration store.
@@ -98,7 +98,12 @@ impl Config {
                     continue;
                 }
                 "user" if line.args.len() >= 2 => {
-                    self.file_only.users.push(line.args[1..].to_vec());
+                    if line.args[1] != "default" {
+                        return Err(ConfigError::at(line, "Redoubt supports only the ACL default user yet"));
+                    }
+                    let user = crate::acl::DefaultUser::from_config_rules(&line.args[2..])
+                        .map_err(|e| ConfigError::at(line, e))?;
+                    self.file_only.default_user = Some(user);
                     continue;
                 }
                 "loadmodule" => return Err(ConfigError::at(line, "Modules are not supported by Redoubt")),
