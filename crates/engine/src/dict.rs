@@ -96,6 +96,15 @@ impl Dict {
         (!p.is_null()).then(|| unsafe { EntryRef::from_ptr(p) })
     }
 
+    /// The entry with `key`, as a raw pointer (for `Db`, which ties it to its locks).
+    pub(crate) fn get_raw(&self, hash: u64, key: &[u8]) -> Option<std::ptr::NonNull<u8>> {
+        if self.len == 0 {
+            return None;
+        }
+        let p = unsafe { *Self::link(self.buckets.as_ptr() as *mut *mut u8, self.mask(), hash, key) };
+        std::ptr::NonNull::new(p)
+    }
+
     pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<EntryMut<'_>> {
         if self.len == 0 {
             return None;

@@ -6,6 +6,8 @@
 //! A `Db` holds the shard locks the dispatcher took for the command; a key outside
 //! them is a bug in the command's key spec, reported as an error, never a deadlock.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use redoubt_resp::request::{Args, OwnedArgs};
 use redoubt_resp::ReplyBuf;
 
@@ -251,30 +253,37 @@ impl<'a> Db<'a> {
     /// Looks `key` up in database `db`, expiring it lazily.
     pub fn find_in(&mut self, db: usize, key: &[u8], access: Access) -> Result<Option<EntryMut<'_>>, CmdError> {
         let loc = self.loc_of(key);
-        let hidden = self.expire_if_needed(db, key, &loc)?;
-        let policy = self.engine.knobs.policy();
         let now = self.now_ms;
-        let knobs = &self.engine.knobs;
-        let (log_factor, decay) = (
-            knobs.lfu_log_factor.load(std::sync::atomic::Ordering::Relaxed),
-            knobs.lfu_decay_time.load(std::sync::atomic::Ordering::Relaxed),
-        );
+        // One probe of the table on the common path; the expired case (rare) goes
+        // through `expire_if_needed`, which looks again and deletes.
         let sdb = self.shard_db(db, &loc)?;
-        let found = if hidden { None } else { sdb.dict_mut(loc.slot).get_mut(loc.hash, key) };
+        let mut found = sdb.dict(loc.slot).and_then(|d| d.get_raw(loc.hash, key));
+        if let Some(p) = found {
+            // Safety: `p` is a live entry of a shard this Db holds locked.
+            let expired = unsafe { EntryRef::from_ptr(p.as_ptr()) }.expire_ms().is_some_and(|t| now > t);
+            if expired && self.expire_if_needed(db, key, &loc)? {
+                found = None;
+            }
+        }
         if access.counts() {
             stats::incr(if found.is_some() { Stat::KeyspaceHits } else { Stat::KeyspaceMisses });
         }
-        Ok(found.map(|mut e| {
-            if access.touches() {
-                let clock = if policy.is_lfu() {
-                    lfu_touch(e.lru(), now, log_factor, decay, fast_random_unit())
-                } else {
-                    lru_clock(now)
-                };
-                e.set_lru(clock);
-            }
-            e
-        }))
+        let Some(p) = found else { return Ok(None) };
+        // Safety: the entry is still in its table (only an expired one was removed, and
+        // then `found` is None); the returned view borrows `self`, so nothing can remove
+        // it while the view lives.
+        let mut e = unsafe { EntryMut::from_ptr(p.as_ptr()) };
+        if access.touches() {
+            let knobs = &self.engine.knobs;
+            let clock = if knobs.policy().is_lfu() {
+                let (factor, decay) = (knobs.lfu_log_factor.load(Relaxed), knobs.lfu_decay_time.load(Relaxed));
+                lfu_touch(e.lru(), now, factor, decay, fast_random_unit())
+            } else {
+                lru_clock(now)
+            };
+            e.set_lru(clock);
+        }
+        Ok(Some(e))
     }
 
     /// Looks `key` up in the selected database.

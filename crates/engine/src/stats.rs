@@ -5,7 +5,7 @@
 //! A block is recycled when its thread ends, so short-lived threads do not leak one
 //! each, and the totals keep what the departed thread counted.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -92,9 +92,24 @@ impl Drop for Handle {
 
 thread_local! {
     static MINE: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// The thread's block, once it has one: a plain pointer read on the hot path. The
+    /// registry keeps every block alive for the life of the process, so the pointer
+    /// stays valid even while the thread is being torn down.
+    static FAST: Cell<*const StatBlock> = const { Cell::new(std::ptr::null()) };
 }
 
+#[inline]
 fn with_block<R>(f: impl FnOnce(&StatBlock) -> R) -> Option<R> {
+    let fast = FAST.with(Cell::get);
+    if !fast.is_null() {
+        // Safety: blocks are never freed (see FAST).
+        return Some(f(unsafe { &*fast }));
+    }
+    with_block_slow(f)
+}
+
+#[cold]
+fn with_block_slow<R>(f: impl FnOnce(&StatBlock) -> R) -> Option<R> {
     MINE.try_with(|m| {
         let mut m = m.borrow_mut();
         let h = m.get_or_insert_with(|| {
@@ -106,15 +121,24 @@ fn with_block<R>(f: impl FnOnce(&StatBlock) -> R) -> Option<R> {
             });
             Handle(block)
         });
+        FAST.with(|c| c.set(Arc::as_ptr(&h.0)));
         f(&h.0)
     })
     .ok()
 }
 
+/// Adds to a counter only this thread writes: a load and a store, no locked
+/// instruction (two threads share a block only around a thread's exit, where a lost
+/// increment does not matter).
+#[inline]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 /// Adds `n` to a named counter.
 #[inline]
 pub fn add(stat: Stat, n: u64) {
-    with_block(|b| b.counters[stat as usize].fetch_add(n, Relaxed));
+    with_block(|b| bump(&b.counters[stat as usize], n));
 }
 
 #[inline]
@@ -147,14 +171,14 @@ pub fn record_call(id: usize, usec: u64, failed: bool) {
     }
     with_block(|b| {
         let c = &b.cmds[id];
-        c.calls.fetch_add(1, Relaxed);
-        c.usec.fetch_add(usec, Relaxed);
+        bump(&c.calls, 1);
+        bump(&c.usec, usec);
         if failed {
-            c.failed.fetch_add(1, Relaxed);
+            bump(&c.failed, 1);
         }
         if LATENCY_TRACKING.load(Relaxed) {
             let h = c.hist.get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-            h[hist_bucket(usec)].fetch_add(1, Relaxed);
+            bump(&h[hist_bucket(usec)], 1);
         }
     });
 }
@@ -168,7 +192,7 @@ pub fn total_calls() -> u64 {
 /// Records a call of command `id` rejected before it ran (arity, OOM, ...).
 pub fn record_rejected(id: usize) {
     if id < MAX_COMMANDS {
-        with_block(|b| b.cmds[id].rejected.fetch_add(1, Relaxed));
+        with_block(|b| bump(&b.cmds[id].rejected, 1));
     }
 }
 
