@@ -31,8 +31,12 @@ pub type Digest = [u8; 20];
 /// Redis's `OBJ_*` type codes, which are part of the digest of every key.
 mod type_code {
     pub const STRING: u32 = 0;
-    // LIST = 1, SET = 2, ZSET = 3, HASH = 4, MODULE = 5, STREAM = 6: see
-    // `xor_object_digest` for how each type's contents enter the digest.
+    pub const LIST: u32 = 1;
+    pub const SET: u32 = 2;
+    pub const ZSET: u32 = 3;
+    pub const HASH: u32 = 4;
+    // MODULE = 5, STREAM = 6. See `xor_object_digest` for how each type's contents
+    // enter the digest.
 }
 
 /// Redis adds this string (without a terminator) to the digest of a key with an expiry;
@@ -95,6 +99,10 @@ pub fn xor_object_digest(d: &mut Digest, entry: EntryRef<'_>) {
 fn object_type_code(o: &Object) -> u32 {
     match o {
         Object::Str(_) => type_code::STRING,
+        Object::List(_) => type_code::LIST,
+        Object::Set(_) => type_code::SET,
+        Object::ZSet(_) => type_code::ZSET,
+        Object::Hash(_) => type_code::HASH,
     }
 }
 
@@ -102,6 +110,10 @@ fn object_type_code(o: &Object) -> u32 {
 fn mix_object(d: &mut Digest, o: &Object) {
     match o {
         Object::Str(b) => mix_string(d, StrRef::Raw(b)),
+        Object::List(l) => l.mix_digest(d),
+        Object::Set(s) => s.mix_digest(d),
+        Object::ZSet(z) => z.mix_digest(d),
+        Object::Hash(h) => h.mix_digest(d),
     }
 }
 

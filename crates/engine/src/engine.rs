@@ -2,7 +2,7 @@
 //! and the tunables that commands read on the hot path (as atomics, so a CONFIG SET
 //! is seen by every thread without a lock).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use crate::journal::Journal;
 use crate::keyspace::Keyspace;
@@ -84,6 +84,21 @@ pub struct Knobs {
     pub is_replica: AtomicBool,
     /// `active-expire-effort` (1..=10).
     pub active_expire_effort: AtomicU32,
+    /// Keys WATCHed by some client: while non-zero, commands record the keys they touch.
+    pub watching: AtomicUsize,
+    /// Clients blocked on keys: while non-zero, pushes record ready keys.
+    pub blocked: AtomicUsize,
+    /// `notify-keyspace-events` as `notify::*` bits (0: no events are recorded).
+    pub notify_flags: AtomicU32,
+    /// Encoding thresholds (Redis's `*-max-listpack-*`, `set-max-intset-entries`).
+    pub hash_max_listpack_entries: AtomicUsize,
+    pub hash_max_listpack_value: AtomicUsize,
+    pub set_max_intset_entries: AtomicUsize,
+    pub zset_max_listpack_entries: AtomicUsize,
+    pub zset_max_listpack_value: AtomicUsize,
+    pub list_max_listpack_size: AtomicI64,
+    pub list_compress_depth: AtomicUsize,
+    pub hll_sparse_max_bytes: AtomicUsize,
 }
 
 impl Default for Knobs {
@@ -102,6 +117,17 @@ impl Default for Knobs {
             lazyfree_lazy_user_flush: AtomicBool::new(false),
             is_replica: AtomicBool::new(false),
             active_expire_effort: AtomicU32::new(1),
+            watching: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
+            notify_flags: AtomicU32::new(0),
+            hash_max_listpack_entries: AtomicUsize::new(512),
+            hash_max_listpack_value: AtomicUsize::new(64),
+            set_max_intset_entries: AtomicUsize::new(512),
+            zset_max_listpack_entries: AtomicUsize::new(128),
+            zset_max_listpack_value: AtomicUsize::new(64),
+            list_max_listpack_size: AtomicI64::new(-2),
+            list_compress_depth: AtomicUsize::new(0),
+            hll_sparse_max_bytes: AtomicUsize::new(3000),
         }
     }
 }

@@ -489,16 +489,9 @@ impl Pool {
 fn entry_bytes(e: EntryRef<'_>) -> u64 {
     let object = match e.value() {
         ValueRef::Str(_) => 0,
-        ValueRef::Obj(o) => std::mem::size_of::<Object>() + object_heap_bytes(o),
+        ValueRef::Obj(o) => std::mem::size_of::<Object>() + o.heap_bytes(),
     };
     (e.alloc_bytes() + std::mem::size_of::<*mut u8>() + object) as u64
-}
-
-/// Heap owned by an object beyond its own box (each new type adds its rule here).
-fn object_heap_bytes(o: &Object) -> usize {
-    match o {
-        Object::Str(b) => b.capacity(),
-    }
 }
 
 /// Deletes `key` from database `d` as an eviction: counts `evicted_keys` and journals

@@ -16,6 +16,7 @@ use crate::dict::Dict;
 use crate::engine::Engine;
 use crate::entry::{Entry, EntryMut, EntryRef};
 use crate::keyspace::{KeyLoc, Locked, ShardDb};
+use crate::notify;
 use crate::stats::{self, Stat};
 use crate::value::{NewValue, StrRef, ValueRef};
 
@@ -101,6 +102,34 @@ pub enum Expiry {
     At(i64),
 }
 
+/// A keyspace event (Redis's `notifyKeyspaceEvent`): its class flag (`notify::*` in
+/// the server's config), its name (`set`, `del`, `expired`, ...), database and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub class: u32,
+    pub event: &'static str,
+    pub db: usize,
+    pub key: Vec<u8>,
+}
+
+/// What a command changed, for the server to act on once its locks are released:
+/// WATCHed keys to invalidate, blocked clients to serve, notifications to publish.
+/// Each list is filled only while someone needs it (`Knobs::watching`,
+/// `Knobs::blocked`, `Knobs::notify_flags`), so the hot path records nothing.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Changes made (Redis's `server.dirty` delta).
+    pub dirty: u64,
+    /// Keys modified, as `(db, key)`.
+    pub touched: Vec<(usize, Vec<u8>)>,
+    /// Databases changed wholesale (FLUSHDB, FLUSHALL, SWAPDB): every watched key in
+    /// them counts as touched.
+    pub touched_dbs: Vec<usize>,
+    /// Keys that received elements blocked clients may wait for, as `(db, key)`.
+    pub ready: Vec<(usize, Vec<u8>)>,
+    pub events: Vec<KeyEvent>,
+}
+
 /// Keyspace access for one command.
 pub struct Db<'a> {
     pub engine: &'a Engine,
@@ -117,11 +146,22 @@ pub struct Db<'a> {
     custom_propagation: bool,
     /// A key already hashed by the dispatcher (its address, length and location).
     hint: Option<(usize, usize, KeyLoc)>,
+    changes: Changes,
 }
 
 impl<'a> Db<'a> {
     pub fn new(engine: &'a Engine, locked: Locked<'a>, index: usize, now_ms: i64) -> Db<'a> {
-        Db { engine, locked, index, now_ms, dirty: 0, effects: Vec::new(), custom_propagation: false, hint: None }
+        Db {
+            engine,
+            locked,
+            index,
+            now_ms,
+            dirty: 0,
+            effects: Vec::new(),
+            custom_propagation: false,
+            hint: None,
+            changes: Changes::default(),
+        }
     }
 
     /// Tells the Db where `key` (a slice of the command's arguments) lives, so lookups
@@ -162,12 +202,55 @@ impl<'a> Db<'a> {
     /// Ends the command: journals its effects, then the command itself (`args`, in the
     /// selected database) if it changed data and chose no other propagation, and
     /// releases the locks. Returns the dirty count.
-    pub fn commit(mut self, args: Args<'_>) -> u64 {
+    pub fn commit(mut self, args: Args<'_>) -> Changes {
         self.flush_effects();
         if self.dirty > 0 && !self.custom_propagation {
             self.engine.journal.append(self.index, args);
         }
-        self.dirty
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.dirty = self.dirty;
+        changes
+    }
+
+    /// Records that `key` in database `db` was modified (WATCH is broken by it). The
+    /// table operations of this Db record their own keys; a command that changes a
+    /// value in place (through `EntryMut::object_mut`) calls this itself.
+    pub fn touch_in(&mut self, db: usize, key: &[u8]) {
+        if self.engine.knobs.watching.load(Relaxed) > 0 {
+            self.changes.touched.push((db, key.to_vec()));
+        }
+    }
+
+    /// [`Db::touch_in`] for the selected database.
+    pub fn touch(&mut self, key: &[u8]) {
+        self.touch_in(self.index, key);
+    }
+
+    /// Records that database `db` changed as a whole (FLUSHDB, SWAPDB).
+    pub fn touch_db(&mut self, db: usize) {
+        if self.engine.knobs.watching.load(Relaxed) > 0 {
+            self.changes.touched_dbs.push(db);
+        }
+    }
+
+    /// Records that `key` received elements (LPUSH, ZADD, ...), for blocked clients.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.engine.knobs.blocked.load(Relaxed) > 0 {
+            self.changes.ready.push((self.index, key.to_vec()));
+        }
+    }
+
+    /// Records a keyspace event of class `class` for `key` in database `db`, if
+    /// `notify-keyspace-events` asks for that class.
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        if self.engine.knobs.notify_flags.load(Relaxed) & class != 0 {
+            self.changes.events.push(KeyEvent { class, event, db, key: key.to_vec() });
+        }
+    }
+
+    /// [`Db::notify_in`] for the selected database.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.notify_in(self.index, class, event, key);
     }
 
     /// Propagates `args` (executed in database `db`) instead of the command itself;
@@ -241,6 +324,8 @@ impl<'a> Db<'a> {
         }
         self.with_dict(db, loc, |d| d.remove(loc.hash, key))?;
         stats::incr(Stat::ExpiredKeys);
+        self.touch_in(db, key);
+        self.notify_in(db, notify::EXPIRED, "expired", key);
         let verb: &[u8] = if self.engine.knobs.lazyfree_lazy_expire.load(std::sync::atomic::Ordering::Relaxed) {
             b"UNLINK"
         } else {
@@ -329,7 +414,7 @@ impl<'a> Db<'a> {
         let loc = self.loc_of(key);
         self.expire_if_needed(db, key, &loc)?;
         let clock = self.new_clock();
-        self.with_dict(db, &loc, |d| {
+        let created = self.with_dict(db, &loc, |d| {
             let exists = d.get(loc.hash, key).is_some();
             if exists {
                 d.replace(loc.hash, key, |e| {
@@ -348,7 +433,13 @@ impl<'a> Db<'a> {
                 };
                 d.insert_new(loc.hash, Entry::new(key, value, exp, clock));
             }
-        })
+            !exists
+        })?;
+        self.touch_in(db, key);
+        if created {
+            self.notify_in(db, notify::NEW, "new", key);
+        }
+        Ok(())
     }
 
     pub fn set(&mut self, key: &[u8], value: NewValue, expiry: Expiry) -> CmdResult {
@@ -359,10 +450,16 @@ impl<'a> Db<'a> {
     pub fn put_entry_in(&mut self, db: usize, e: Entry) -> CmdResult {
         let key = e.as_ref().key().to_vec();
         let loc = KeyLoc::of(&key);
-        self.with_dict(db, &loc, |d| {
-            d.remove(loc.hash, &key);
+        let created = self.with_dict(db, &loc, |d| {
+            let old = d.remove(loc.hash, &key);
             d.insert_new(loc.hash, e);
-        })
+            old.is_none()
+        })?;
+        self.touch_in(db, &key);
+        if created {
+            self.notify_in(db, notify::NEW, "new", &key);
+        }
+        Ok(())
     }
 
     /// Removes `key` from database `db` and returns its entry (expired keys count as
@@ -372,7 +469,11 @@ impl<'a> Db<'a> {
         if self.expire_if_needed(db, key, &loc)? {
             return Ok(None);
         }
-        self.with_dict(db, &loc, |d| d.remove(loc.hash, key))
+        let taken = self.with_dict(db, &loc, |d| d.remove(loc.hash, key))?;
+        if taken.is_some() {
+            self.touch_in(db, key);
+        }
+        Ok(taken)
     }
 
     /// Deletes `key` from the selected database; true if it existed.
@@ -386,7 +487,11 @@ impl<'a> Db<'a> {
         if self.expire_if_needed(self.index, key, &loc)? {
             return Ok(false);
         }
-        self.with_dict(self.index, &loc, |d| d.replace(loc.hash, key, |e| e.with_expire(expire_ms)))
+        let done = self.with_dict(self.index, &loc, |d| d.replace(loc.hash, key, |e| e.with_expire(expire_ms)))?;
+        if done {
+            self.touch(key);
+        }
+        Ok(done)
     }
 
     /// Replaces the value of an existing key in place of the old one, keeping its

@@ -10,11 +10,13 @@
 //! - [`dict`]: the chained hash table of one slot, with the SCAN cursor.
 //! - [`keyspace`]: shards (one lock each) of per-slot tables, for every database.
 //! - [`value`]: value types and encodings (int, embstr, raw, objects).
+//! - [`types`]: the collection data structures (list, hash, set, zset).
 //! - [`exec`]: the command context: lookups with lazy expiry, writes, propagation.
 //! - [`journal`]: the ordered stream of writes (replication, backlog, AOF).
 //! - [`expire`]: the active expiry cycle.
 //! - [`evict`]: maxmemory and the eviction policies.
 //! - [`digest`]: DEBUG DIGEST, identical to Redis's for the same data.
+//! - [`notify`]: keyspace notification classes.
 //! - [`command`]: command metadata (generated from Redis 7.0) and key specs.
 //! - [`cmd`]: the data commands, one module per family.
 //! - [`clock`], [`glob`], [`memory`], [`stats`], [`longdouble`]: support.
@@ -38,8 +40,10 @@ pub mod journal;
 pub mod keyspace;
 pub mod longdouble;
 pub mod memory;
+pub mod notify;
 pub mod slot;
 pub mod stats;
+pub mod types;
 pub mod value;
 
 pub use engine::{Engine, EvictionPolicy, Knobs};

@@ -15,22 +15,69 @@ use redoubt_resp::number::parse_i64;
 pub const EMBSTR_MAX_BYTES: usize = 44;
 
 /// A value that lives in its own allocation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Object {
     /// A `raw`-encoded string.
     Str(Vec<u8>),
+    List(crate::types::list::List),
+    Hash(crate::types::hash::Hash),
+    Set(crate::types::set::Set),
+    ZSet(crate::types::zset::ZSet),
+}
+
+impl Object {
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Object::Str(_) => ValueType::String,
+            Object::List(_) => ValueType::List,
+            Object::Hash(_) => ValueType::Hash,
+            Object::Set(_) => ValueType::Set,
+            Object::ZSet(_) => ValueType::ZSet,
+        }
+    }
+
+    /// What OBJECT ENCODING answers, as Redis 7.0 would for the same data.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Object::Str(_) => "raw",
+            Object::List(l) => l.encoding(),
+            Object::Hash(h) => h.encoding(),
+            Object::Set(s) => s.encoding(),
+            Object::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// Heap bytes held beyond the `Object` itself (for eviction's estimate of what a
+    /// deletion frees).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Object::Str(b) => b.capacity(),
+            Object::List(l) => l.heap_bytes(),
+            Object::Hash(h) => h.heap_bytes(),
+            Object::Set(s) => s.heap_bytes(),
+            Object::ZSet(z) => z.heap_bytes(),
+        }
+    }
 }
 
 /// The type names TYPE reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    List,
+    Hash,
+    Set,
+    ZSet,
 }
 
 impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
         }
     }
 }
@@ -130,7 +177,8 @@ impl StrRef<'_> {
 impl<'a> ValueRef<'a> {
     pub fn value_type(&self) -> ValueType {
         match self {
-            ValueRef::Str(_) | ValueRef::Obj(Object::Str(_)) => ValueType::String,
+            ValueRef::Str(_) => ValueType::String,
+            ValueRef::Obj(o) => o.value_type(),
         }
     }
 
@@ -139,13 +187,14 @@ impl<'a> ValueRef<'a> {
         match *self {
             ValueRef::Str(s) => Some(s),
             ValueRef::Obj(Object::Str(b)) => Some(StrRef::Raw(b)),
+            ValueRef::Obj(_) => None,
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             ValueRef::Str(s) => s.encoding(),
-            ValueRef::Obj(Object::Str(_)) => "raw",
+            ValueRef::Obj(o) => o.encoding(),
         }
     }
 }

@@ -87,6 +87,18 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
         "slowlog-max-len" => server.slowlog.set_max_len(int().max(0) as usize),
         "latency-monitor-threshold" => server.latency.set_threshold_ms(int().max(0) as u64),
         "port" | "bind" => rebind(server)?,
+        "notify-keyspace-events" => {
+            let flags = crate::config::special::keyspace_events(&cfg.get(name)).unwrap_or(0);
+            ek.notify_flags.store(flags, Relaxed);
+        }
+        "hash-max-listpack-entries" => ek.hash_max_listpack_entries.store(int().max(0) as usize, Relaxed),
+        "hash-max-listpack-value" => ek.hash_max_listpack_value.store(int().max(0) as usize, Relaxed),
+        "set-max-intset-entries" => ek.set_max_intset_entries.store(int().max(0) as usize, Relaxed),
+        "zset-max-listpack-entries" => ek.zset_max_listpack_entries.store(int().max(0) as usize, Relaxed),
+        "zset-max-listpack-value" => ek.zset_max_listpack_value.store(int().max(0) as usize, Relaxed),
+        "list-max-listpack-size" => ek.list_max_listpack_size.store(int(), Relaxed),
+        "list-compress-depth" => ek.list_compress_depth.store(int().max(0) as usize, Relaxed),
+        "hll-sparse-max-bytes" => ek.hll_sparse_max_bytes.store(int().max(0) as usize, Relaxed),
         "loglevel" => log::set_level(log::Level::parse(&cfg.get(name)).unwrap_or(log::Level::Notice)),
         _ => {}
     }

@@ -344,15 +344,11 @@ fn call(
     client.last_cmd.store(cmd.id, Relaxed);
     let start = Instant::now();
     let (result, flow) = match &cmd.handler {
-        Handler::Data(d) => match registry::execute(&server.engine, &cmd.meta, d, state.db, args, out, now_ms) {
-            Ok(dirty) => {
-                if dirty > 0 {
-                    stats::add(Stat::Dirty, dirty);
-                }
-                (Ok(()), Flow::Continue)
-            }
-            Err(e) => (Err(e), Flow::Continue),
-        },
+        Handler::Data(d) => {
+            let (result, changes) = registry::execute(&server.engine, &cmd.meta, d, state.db, args, out, now_ms);
+            server.apply_changes(changes);
+            (result, Flow::Continue)
+        }
         Handler::Server(h) => {
             let mut c = Call { server, state, client, args, out, cmd, flow: Flow::Continue };
             let r = h(&mut c);
@@ -372,6 +368,13 @@ fn call(
 
 /// Redis's `call` bookkeeping that needs the server: SLOWLOG, latency, MONITOR.
 impl Server {
+    /// Acts on what a data command changed, after its locks are released.
+    pub fn apply_changes(&self, changes: redoubt_engine::exec::Changes) {
+        if changes.dirty > 0 {
+            stats::add(Stat::Dirty, changes.dirty);
+        }
+    }
+
     fn after_call(&self, client: &ClientShared, state: &ClientState, cmd: &Command, args: Args, elapsed: Duration) {
         let us = elapsed.as_micros() as i64;
         if !cmd.meta.has(flag::SKIP_SLOWLOG) {

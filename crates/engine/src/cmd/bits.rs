@@ -426,7 +426,9 @@ pub(super) mod tests {
         let args = OwnedArgs::from_slices(parts.iter().map(|p| p.as_bytes()));
         let reg = r.resolve(args.args()).expect("known command");
         let mut out = ReplyBuf::new(Protocol::Resp2);
-        execute(e, &reg.meta, reg.cmd, 0, args.args(), &mut out, crate::clock::now_ms()).expect("command succeeds")
+        let (result, changes) = execute(e, &reg.meta, reg.cmd, 0, args.args(), &mut out, crate::clock::now_ms());
+        result.expect("command succeeds");
+        changes.dirty
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub fn empty(ctx: &mut Ctx, db: Option<usize>, lazy: bool) -> usize {
     };
     let mut removed = 0;
     let mut garbage: Vec<ShardDb> = Vec::new();
+    for &d in &dbs {
+        ctx.db.touch_db(d);
+    }
     for shard in 0..SHARDS {
         for &d in &dbs {
             if let Some(part) = ctx.db.shard_part(d, shard) {
@@ -94,6 +97,8 @@ fn swapdb(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(err::DB_RANGE);
     }
     if a != b {
+        ctx.db.touch_db(a);
+        ctx.db.touch_db(b);
         for shard in 0..SHARDS {
             if let Some(s) = ctx.db.locked().shard(shard) {
                 s.dbs.swap(a, b);

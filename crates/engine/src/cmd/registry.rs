@@ -10,7 +10,7 @@ use redoubt_resp::ReplyBuf;
 
 use super::{DataCommand, LockMode};
 use crate::command::{lookup_meta, CommandMeta};
-use crate::exec::{CmdError, Ctx, Db};
+use crate::exec::{Changes, CmdError, CmdResult, Ctx, Db};
 use crate::keyspace::{KeyLoc, Locked};
 use crate::Engine;
 
@@ -101,9 +101,9 @@ pub fn lock_for<'e, 'a>(
     }
 }
 
-/// Runs a data command in database `db` and returns how many changes it made (its
-/// journal entries are appended before its locks are released). Errors are returned
-/// for the caller to reply and count; a successful reply is already in `out`.
+/// Runs a data command in database `db`; returns its outcome (an error is for the
+/// caller to reply and count; a successful reply is already in `out`) and what it
+/// changed. Its journal entries are appended before its locks are released.
 pub fn execute(
     engine: &Engine,
     meta: &CommandMeta,
@@ -112,15 +112,15 @@ pub fn execute(
     args: Args,
     out: &mut ReplyBuf,
     now_ms: i64,
-) -> Result<u64, CmdError> {
+) -> (CmdResult, Changes) {
     let (locked, hint) = lock_for(engine, meta, cmd.lock, args);
     let mut ctx = Ctx { db: Db::new(engine, locked, db, now_ms), out };
     if let Some((key, loc)) = hint {
         ctx.db.hint(key, loc);
     }
     let result = (cmd.handler)(&mut ctx, args);
-    let dirty = ctx.db.commit(args);
-    result.map(|_| dirty)
+    let changes = ctx.db.commit(args);
+    (result, changes)
 }
 
 /// The arity error text.
@@ -143,7 +143,7 @@ pub mod tests {
             None => out.error(b"ERR unknown command"),
             Some(r) if !r.meta.arity_ok(args.len()) => out.error(arity_error(r.meta.name).as_bytes()),
             Some(r) => {
-                if let Err(e) = execute(engine, &r.meta, r.cmd, 0, args.args(), &mut out, now_ms()) {
+                if let (Err(e), _) = execute(engine, &r.meta, r.cmd, 0, args.args(), &mut out, now_ms()) {
                     out.error(e.as_bytes());
                 }
             }

@@ -377,6 +377,7 @@ pub fn check_len(ctx: &Ctx, len: u64) -> CmdResult {
 /// encoding to raw first, as Redis's `dbUnshareStringValue` does. The key must exist
 /// and hold a string. Returns what `f` returns.
 pub fn with_raw<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R, CmdError> {
+    ctx.db.touch(key);
     let mut entry = ctx.db.find(key, Access::Write)?.ok_or(err::NO_SUCH_KEY)?;
     if let Some(Object::Str(v)) = entry.object_mut() {
         return Ok(f(v));

@@ -172,25 +172,7 @@ fn output_limits(words: &[String], current: &str) -> Result<String, String> {
     Ok(CLASSES.iter().zip(table).map(|(c, [h, s, t])| format!("{c} {h} {s} {t}")).collect::<Vec<_>>().join(" "))
 }
 
-/// Keyspace notification flags, as Redis's `NOTIFY_*` bits.
-pub mod notify {
-    pub const KEYSPACE: u32 = 1 << 0;
-    pub const KEYEVENT: u32 = 1 << 1;
-    pub const GENERIC: u32 = 1 << 2;
-    pub const STRING: u32 = 1 << 3;
-    pub const LIST: u32 = 1 << 4;
-    pub const SET: u32 = 1 << 5;
-    pub const HASH: u32 = 1 << 6;
-    pub const ZSET: u32 = 1 << 7;
-    pub const EXPIRED: u32 = 1 << 8;
-    pub const EVICTED: u32 = 1 << 9;
-    pub const STREAM: u32 = 1 << 10;
-    pub const KEY_MISS: u32 = 1 << 11;
-    pub const LOADED: u32 = 1 << 12;
-    pub const MODULE: u32 = 1 << 13;
-    pub const NEW: u32 = 1 << 14;
-    pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
-}
+pub use redoubt_engine::notify;
 
 /// Parses notify-keyspace-events letters (Redis's `keyspaceEventsStringToFlags`).
 pub fn keyspace_events(s: &str) -> Result<u32, String> {

@@ -1,0 +1,13 @@
+//! The collection types behind [`crate::value::Object`]: their data structures and
+//! encodings, with Redis 7.0's conversion thresholds. Commands that use them live in
+//! `crate::cmd`.
+//!
+//! - [`list`]: lists
+//! - [`hash`]: hashes
+//! - [`set`]: sets
+//! - [`zset`]: sorted sets
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;
