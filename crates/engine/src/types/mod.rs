@@ -2,10 +2,10 @@
 //! encodings, with Redis 7.0's conversion thresholds. Commands that use them live in
 //! `crate::cmd`.
 //!
-//! - [`list`]: lists
-//! - [`hash`]: hashes
-//! - [`set`]: sets
-//! - [`zset`]: sorted sets
+//! - [`list`]: lists (quicklist)
+//! - [`hash`]: hashes (listpack, hashtable)
+//! - [`set`]: sets (intset, hashtable)
+//! - [`zset`]: sorted sets (listpack, skiplist)
 
 pub mod hash;
 pub mod list;
