@@ -203,13 +203,32 @@ impl<'a> Db<'a> {
     /// selected database) if it changed data and chose no other propagation, and
     /// releases the locks. Returns the dirty count.
     pub fn commit(mut self, args: Args<'_>) -> Changes {
+        self.end_command(args);
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Ends one command of several run under the same locks (EXEC, scripts): journals
+    /// its effects, then the command itself (`args`, in the selected database) if it
+    /// changed data and chose no other propagation, and readies the Db for the next
+    /// command. Returns the command's dirty count; the total accumulates in the
+    /// `Changes` that [`Db::finish`] returns.
+    pub fn end_command(&mut self, args: Args<'_>) -> u64 {
         self.flush_effects();
         if self.dirty > 0 && !self.custom_propagation {
             self.engine.journal.append(self.index, args);
         }
-        let mut changes = std::mem::take(&mut self.changes);
-        changes.dirty = self.dirty;
-        changes
+        let dirty = std::mem::take(&mut self.dirty);
+        self.custom_propagation = false;
+        self.hint = None;
+        self.changes.dirty += dirty;
+        dirty
+    }
+
+    /// Releases the locks after commands ended with [`Db::end_command`]; returns what
+    /// they changed, together.
+    pub fn finish(mut self) -> Changes {
+        self.flush_effects();
+        std::mem::take(&mut self.changes)
     }
 
     /// Records that `key` in database `db` was modified (WATCH is broken by it). The
@@ -555,11 +574,12 @@ pub fn fast_random_unit() -> f64 {
     (fast_random() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// What a command sees while it runs.
-pub struct Ctx<'a, 'o> {
-    pub db: Db<'a>,
+/// What a command sees while it runs: the keyspace (borrowed, so that EXEC and
+/// scripts can run many commands under one lock set) and the reply buffer.
+pub struct Ctx<'d, 'a, 'o> {
+    pub db: &'d mut Db<'a>,
     pub out: &'o mut ReplyBuf,
 }
 
 /// A data command's handler.
-pub type Handler = fn(&mut Ctx<'_, '_>, Args<'_>) -> CmdResult;
+pub type Handler = fn(&mut Ctx<'_, '_, '_>, Args<'_>) -> CmdResult;

@@ -69,6 +69,20 @@ pub fn lowercase(name: &[u8]) -> Option<String> {
     std::str::from_utf8(name).ok().map(|s| s.to_ascii_lowercase())
 }
 
+/// The shards a command needs, as its lock mode and key specs say; `None` means every
+/// shard. For EXEC and scripts, which lock the union of several commands' shards once:
+/// a command that locks shard by shard itself (`LockMode::None`, e.g. SCAN) needs them
+/// all there, since it must not trade the batch's locks for its own.
+pub fn shards_for(meta: &CommandMeta, mode: LockMode, args: Args) -> Option<Vec<usize>> {
+    match mode {
+        LockMode::None | LockMode::All => None,
+        LockMode::Keys => {
+            let positions = meta.key_positions(|i| args.get(i), args.len());
+            Some(positions.into_iter().map(|i| KeyLoc::of(args.get(i)).shard()).collect())
+        }
+    }
+}
+
 /// Locks the shards a command needs, as its lock mode and key specs say. For a
 /// command with one key at a fixed place, also returns that key and its location, so
 /// the command does not hash it a second time.
@@ -94,8 +108,7 @@ pub fn lock_for<'e, 'a>(
                 let loc = KeyLoc::of(key);
                 return (ks.lock_shard(loc.shard()), Some((key, loc)));
             }
-            let positions = m.key_positions(|i| args.get(i), args.len());
-            let mut shards: Vec<usize> = positions.into_iter().map(|i| KeyLoc::of(args.get(i)).shard()).collect();
+            let mut shards = shards_for(m, LockMode::Keys, args).unwrap_or_default();
             (ks.lock_shards(&mut shards), None)
         }
     }
@@ -114,13 +127,19 @@ pub fn execute(
     now_ms: i64,
 ) -> (CmdResult, Changes) {
     let (locked, hint) = lock_for(engine, meta, cmd.lock, args);
-    let mut ctx = Ctx { db: Db::new(engine, locked, db, now_ms), out };
+    let mut db = Db::new(engine, locked, db, now_ms);
     if let Some((key, loc)) = hint {
-        ctx.db.hint(key, loc);
+        db.hint(key, loc);
     }
-    let result = (cmd.handler)(&mut ctx, args);
-    let changes = ctx.db.commit(args);
-    (result, changes)
+    let result = (cmd.handler)(&mut Ctx { db: &mut db, out }, args);
+    (result, db.commit(args))
+}
+
+/// Runs a data command on a `Db` whose locks already cover the command's keys (EXEC,
+/// scripts: every command of the batch under one lock set). The caller ends the
+/// command with [`Db::end_command`] and finally releases the locks with `Db::finish`.
+pub fn execute_in(db: &mut Db, cmd: &DataCommand, args: Args, out: &mut ReplyBuf) -> CmdResult {
+    (cmd.handler)(&mut Ctx { db, out }, args)
 }
 
 /// The arity error text.
