@@ -199,25 +199,7 @@ impl<'a> ValueRef<'a> {
     }
 }
 
-/// Writes the decimal form of `v` at the end of `scratch` and returns it.
-pub fn format_i64(v: i64, scratch: &mut [u8; 20]) -> &[u8] {
-    let mut i = scratch.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        scratch[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        // 20 digits of u64 never occur with a sign: |i64::MIN| has 19.
-        i -= 1;
-        scratch[i] = b'-';
-    }
-    &scratch[i..]
-}
+pub use redoubt_resp::number::format_i64;
 
 /// Number of characters in the decimal form of `v`.
 pub fn int_len(v: i64) -> usize {

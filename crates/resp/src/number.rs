@@ -56,38 +56,40 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// Appends the decimal form of `v` to `out` without going through `fmt`.
-pub fn push_i64(out: &mut Vec<u8>, v: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = v.unsigned_abs();
+/// Writes the decimal digits of `n` at the end of `scratch`; returns where they start.
+/// Twenty bytes hold any u64, and any i64 with its sign (|i64::MIN| has 19 digits).
+fn write_digits(mut n: u64, scratch: &mut [u8; 20]) -> usize {
+    let mut i = scratch.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        scratch[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return i;
         }
     }
+}
+
+/// The decimal form of `v`, written at the end of `scratch` (no allocation).
+pub fn format_i64(v: i64, scratch: &mut [u8; 20]) -> &[u8] {
+    let mut i = write_digits(v.unsigned_abs(), scratch);
     if v < 0 {
-        out.push(b'-');
+        i -= 1;
+        scratch[i] = b'-';
     }
-    out.extend_from_slice(&buf[i..]);
+    &scratch[i..]
+}
+
+/// Appends the decimal form of `v` to `out` without going through `fmt`.
+pub fn push_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(format_i64(v, &mut [0u8; 20]));
 }
 
 /// Appends the decimal form of an unsigned value.
-pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let mut scratch = [0u8; 20];
+    let i = write_digits(n, &mut scratch);
+    out.extend_from_slice(&scratch[i..]);
 }
 
 /// The decimal text of an integer, as an owned string.

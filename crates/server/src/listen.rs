@@ -96,20 +96,31 @@ pub async fn replace_tcp(server: &Arc<Server>, bind: &str, port: u16, backlog: i
     Ok(())
 }
 
+/// Waits for the next connection of a listener, logging and backing off on errors
+/// (out of file descriptors and the like) instead of spinning.
+async fn next_conn<S, A, F>(accept: impl Fn() -> F) -> (S, A)
+where
+    F: std::future::Future<Output = std::io::Result<(S, A)>>,
+{
+    loop {
+        match accept().await {
+            Ok(x) => {
+                stats::incr(Stat::ConnectionsReceived);
+                return x;
+            }
+            Err(e) => {
+                crate::warning!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
 /// Accepts TCP connections forever.
 pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
     let laddr = listener.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
     loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                crate::warning!("Accepting client connection: {e}");
-                // Out of file descriptors and similar: back off instead of spinning.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        stats::incr(Stat::ConnectionsReceived);
+        let (sock, peer) = next_conn(|| listener.accept()).await;
         let _ = sock.set_nodelay(true);
         let keepalive = server.knobs.tcp_keepalive_s.load(Relaxed);
         if keepalive > 0 {
@@ -129,15 +140,7 @@ pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
 /// Accepts Unix-socket connections forever.
 pub async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: String) {
     loop {
-        let (sock, _) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                crate::warning!("Accepting client connection: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        stats::incr(Stat::ConnectionsReceived);
+        let (sock, _) = next_conn(|| listener.accept()).await;
         let fd = sock.as_raw_fd();
         admit(&server, Stream::Unix(sock), format!("{path}:0"), path.clone(), fd, true, true).await;
     }

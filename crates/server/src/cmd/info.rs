@@ -16,19 +16,6 @@ use crate::server::Server;
 
 pub static COMMANDS: &[ServerCommand] = &[ServerCommand { name: "info", handler: info }];
 
-const DEFAULT: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
-];
 /// `INFO all` and `INFO everything`, in Redis's order.
 const ALL: &[&str] = &[
     "server",
@@ -48,12 +35,14 @@ const ALL: &[&str] = &[
 
 fn info(c: &mut Call) -> CmdResult {
     let mut wanted: Vec<String> = Vec::new();
+    // The default sections are all of them but the per-command ones, in the same order.
+    let default = || ALL.iter().filter(|s| !matches!(**s, "commandstats" | "latencystats")).map(|s| s.to_string());
     if c.args.len() == 1 {
-        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+        wanted.extend(default());
     }
     for a in c.args.iter().skip(1) {
         match a.to_ascii_lowercase().as_slice() {
-            b"default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
+            b"default" => wanted.extend(default()),
             b"all" | b"everything" => wanted.extend(ALL.iter().map(|s| s.to_string())),
             other => wanted.push(String::from_utf8_lossy(other).into_owned()),
         }
