@@ -23,6 +23,7 @@ ALIASES = {  # alias -> canonical, as Redis 7.0 declares them
     "cluster-slave-no-failover": "cluster-replica-no-failover", "hash-max-ziplist-entries": "hash-max-listpack-entries",
     "hash-max-ziplist-value": "hash-max-listpack-value", "list-max-ziplist-size": "list-max-listpack-size",
     "zset-max-ziplist-entries": "zset-max-listpack-entries", "zset-max-ziplist-value": "zset-max-listpack-value",
+    "lua-time-limit": "busy-reply-threshold",
 }
 # Directives with their own syntax (several words, units, side effects): handled by hand.
 SPECIAL = {"bind", "save", "client-output-buffer-limit", "notify-keyspace-events", "oom-score-adj-values",

@@ -134,8 +134,8 @@ fn mask_debug_object(raw: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-// Strings over 20 bytes are LZF-compressed in RDB, so their serializedlength waits for
-// LZF, which arrives with persistence (issue #4): only shorter strings are compared.
+// serializedlength is the RDB encoding's length: integers, LZF-compressed strings
+// (over 20 bytes) and plain ones.
 fn debug_object_matches_redis() {
     let mut d = Diff::new(&[]);
     d.script_with(
@@ -145,6 +145,10 @@ SET small hello
 SET long 12345678901234567890
 SET empty ""
 APPEND raw x
+SET compressible "abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc"
+SET incompressible "q8Zr2LmX0vTn4WbYc7KdPs1JfHg9AeUo6NiRlQtVyBx3MzC5"
+[canon] DEBUG OBJECT compressible
+[canon] DEBUG OBJECT incompressible
 [canon] DEBUG OBJECT int
 [canon] DEBUG OBJECT small
 [canon] DEBUG OBJECT long

@@ -331,7 +331,7 @@ impl Drop for Dict {
 
 /// The reverse-binary increment of Redis's `dictScan`: set the bits above the mask,
 /// reverse, add one, reverse back.
-fn next_cursor(cursor: u64, mask: u64) -> u64 {
+pub(crate) fn next_cursor(cursor: u64, mask: u64) -> u64 {
     let v = cursor | !mask;
     v.reverse_bits().wrapping_add(1).reverse_bits()
 }

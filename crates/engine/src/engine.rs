@@ -144,15 +144,59 @@ impl Knobs {
     }
 }
 
+/// What the server must learn from the engine as it happens. The engine knows no
+/// clients, so WATCH and keyspace notifications live in the server, which installs one
+/// observer at start-up ([`Engine::observer`]).
+pub trait Observer: Send + Sync {
+    /// `key` in database `db` was modified; `exists` says whether it is there now.
+    /// Called only while some client WATCHes a key (`Knobs::watching`), with the key's
+    /// shard still locked: a transaction that locks the shard next must already see its
+    /// WATCH broken, which recording the touch for after the command could not promise.
+    fn key_touched(&self, db: usize, key: &[u8], exists: bool);
+
+    /// Database `db` is about to be emptied (`with` is None: FLUSHDB, FLUSHALL) or
+    /// swapped with database `with` (SWAPDB), every shard locked. `probe(db, key)` looks
+    /// a key up as it is now: None if absent, else whether it is logically expired.
+    fn db_replaced(&self, db: usize, with: Option<usize>, probe: &mut dyn FnMut(usize, &[u8]) -> Option<bool>);
+
+    /// What work outside any command changed (active expiry, eviction), after its
+    /// locks are released: the server treats it as it treats a command's changes.
+    fn background(&self, changes: crate::exec::Changes);
+}
+
 /// Everything a command can reach.
 pub struct Engine {
     pub keyspace: Keyspace,
     pub journal: Journal,
     pub knobs: Knobs,
+    /// Installed once by the server; unset in engine-only uses (tests, tools).
+    pub observer: std::sync::OnceLock<Box<dyn Observer>>,
+    /// The running snapshot's hook, consulted before every change to a slot.
+    pub snapshot: crate::snapshot::SnapshotGate,
+    /// DUMP/RESTORE's serializer (the RDB format), installed once by the server.
+    pub codec: std::sync::OnceLock<Box<dyn crate::cmd::dump::PayloadCodec>>,
+    /// Clients blocked on keys (BLPOP and friends), served by `Db::finish`.
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Engine {
     pub fn new(databases: usize) -> Engine {
-        Engine { keyspace: Keyspace::new(databases), journal: Journal::default(), knobs: Knobs::default() }
+        Engine {
+            keyspace: Keyspace::new(databases),
+            journal: Journal::default(),
+            knobs: Knobs::default(),
+            observer: std::sync::OnceLock::new(),
+            snapshot: crate::snapshot::SnapshotGate::new(databases),
+            codec: std::sync::OnceLock::new(),
+            blocking: crate::blocking::Blocking::default(),
+        }
+    }
+
+    /// Hands what background work changed to the observer, if there is one.
+    pub fn report_background(&self, changes: crate::exec::Changes) {
+        let quiet = changes.events.is_empty() && changes.dirty == 0;
+        if let (Some(o), false) = (self.observer.get(), quiet) {
+            o.background(changes);
+        }
     }
 }

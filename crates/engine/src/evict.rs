@@ -513,11 +513,14 @@ fn evict_key(engine: &Engine, d: usize, key: &[u8], now_ms: i64) -> Option<Freed
     let evicted = matches!(taken, Ok(Some(_)));
     if evicted {
         stats::incr(Stat::EvictedKeys);
+        db.notify_in(d, crate::notify::EVICTED, "evicted", key);
         let verb: &[u8] = if engine.knobs.lazyfree_lazy_eviction.load(Relaxed) { b"UNLINK" } else { b"DEL" };
         db.propagate(d, OwnedArgs::from_slices([verb, key]));
     }
-    // Journals the deletion (ours, or the expiry's) and releases the shard.
-    db.commit(OwnedArgs::default().args());
+    // Journals the deletion (ours, or the expiry's) and releases the shard; then the
+    // server gets the `evicted` (or `expired`) event.
+    let changes = db.commit(OwnedArgs::default().args());
+    engine.report_background(changes);
     match taken {
         Ok(entry) => {
             drop(entry);

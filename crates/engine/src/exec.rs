@@ -18,7 +18,7 @@ use crate::entry::{Entry, EntryMut, EntryRef};
 use crate::keyspace::{KeyLoc, Locked, ShardDb};
 use crate::notify;
 use crate::stats::{self, Stat};
-use crate::value::{NewValue, StrRef, ValueRef};
+use crate::value::{NewValue, Object, StrRef, ValueRef};
 
 /// An error reply: its full text after the `-`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +74,13 @@ pub mod err {
 pub enum Access {
     /// A read: counts a hit or miss and touches the LRU/LFU clock.
     Read,
-    /// A read that counts a hit or miss but leaves the clock (TYPE, TTL, EXISTS, OBJECT).
+    /// A read that counts a hit or miss but leaves the clock (TYPE, TTL, EXISTS).
     ReadNoTouch,
-    /// A lookup before a write: touches the clock, no hit/miss.
+    /// As `ReadNoTouch`, without the `keymiss` event (OBJECT: Redis's `LOOKUP_NONOTIFY`).
+    ReadQuiet,
+    /// A lookup before a write: touches the clock, no hit/miss. A value changed in
+    /// place (`EntryMut::object_mut`) must have been looked up this way first: that is
+    /// where a running snapshot takes the slot as it was (`crate::snapshot`).
     Write,
     /// Neither (internal checks).
     Peek,
@@ -84,7 +88,7 @@ pub enum Access {
 
 impl Access {
     fn counts(self) -> bool {
-        matches!(self, Access::Read | Access::ReadNoTouch)
+        matches!(self, Access::Read | Access::ReadNoTouch | Access::ReadQuiet)
     }
     fn touches(self) -> bool {
         matches!(self, Access::Read | Access::Write)
@@ -113,21 +117,36 @@ pub struct KeyEvent {
 }
 
 /// What a command changed, for the server to act on once its locks are released:
-/// WATCHed keys to invalidate, blocked clients to serve, notifications to publish.
-/// Each list is filled only while someone needs it (`Knobs::watching`,
-/// `Knobs::blocked`, `Knobs::notify_flags`), so the hot path records nothing.
+/// blocked clients to serve, notifications to publish. Each list is filled only while
+/// someone needs it (`Knobs::watching`, `Knobs::blocked`, `Knobs::notify_flags`), so
+/// the hot path records nothing.
+///
+/// WATCH cannot wait for the locks to go (a transaction taking them next must see its
+/// watch broken already): the engine's `Observer` hears of each touched key at once.
+/// `touched` and `touched_dbs` keep the same record for anything that can act later.
 #[derive(Debug, Default)]
 pub struct Changes {
     /// Changes made (Redis's `server.dirty` delta).
     pub dirty: u64,
     /// Keys modified, as `(db, key)`.
     pub touched: Vec<(usize, Vec<u8>)>,
-    /// Databases changed wholesale (FLUSHDB, FLUSHALL, SWAPDB): every watched key in
-    /// them counts as touched.
+    /// Databases changed wholesale (FLUSHDB, FLUSHALL, SWAPDB).
     pub touched_dbs: Vec<usize>,
-    /// Keys that received elements blocked clients may wait for, as `(db, key)`.
-    pub ready: Vec<(usize, Vec<u8>)>,
     pub events: Vec<KeyEvent>,
+    /// Set when the command parked its client (`blocking::block`): it wrote no reply;
+    /// the reply reaches the client's `BlockSink` when the wait ends.
+    pub blocked: Option<crate::blocking::BlockedOn>,
+}
+
+impl Changes {
+    /// Adds what `other` changed to these changes.
+    pub fn merge(&mut self, other: Changes) {
+        self.dirty += other.dirty;
+        self.touched.extend(other.touched);
+        self.touched_dbs.extend(other.touched_dbs);
+        self.events.extend(other.events);
+        self.blocked = self.blocked.or(other.blocked);
+    }
 }
 
 /// Keyspace access for one command.
@@ -147,6 +166,15 @@ pub struct Db<'a> {
     /// A key already hashed by the dispatcher (its address, length and location).
     hint: Option<(usize, usize, KeyLoc)>,
     changes: Changes,
+    /// For a batch ([`Db::new_batch`]): the journal entries of its commands so far,
+    /// appended as one block by [`Db::finish`].
+    block: Option<Vec<(usize, OwnedArgs)>>,
+    /// The client this command may park (`blocking::block`); None runs blocking
+    /// commands in their non-blocking form (MULTI, scripts, loading, replication).
+    pub blocker: Option<crate::blocking::Blocker>,
+    /// Keys that got data blocked clients may wait for, as `(db, key)`, served by
+    /// [`Db::finish`] before the locks are released (recorded while `Knobs::blocked`).
+    ready: Vec<(usize, Vec<u8>)>,
 }
 
 impl<'a> Db<'a> {
@@ -161,7 +189,19 @@ impl<'a> Db<'a> {
             custom_propagation: false,
             hint: None,
             changes: Changes::default(),
+            block: None,
+            blocker: None,
+            ready: Vec::new(),
         }
+    }
+
+    /// A Db for a batch of commands run under one lock set (EXEC, scripts), journaled
+    /// as Redis 7.0 propagates a transaction: every entry the commands cause (expired
+    /// keys' deletions included, where they happen) is held back and [`Db::finish`]
+    /// appends them as one block, in MULTI/EXEC when there are several. The locks must
+    /// cover every key of every command: the batch never trades them.
+    pub fn new_batch(engine: &'a Engine, locked: Locked<'a>, index: usize, now_ms: i64) -> Db<'a> {
+        Db { block: Some(Vec::new()), ..Db::new(engine, locked, index, now_ms) }
     }
 
     /// Tells the Db where `key` (a slice of the command's arguments) lives, so lookups
@@ -186,25 +226,45 @@ impl<'a> Db<'a> {
     /// Appends the pending effects to the journal. Must happen before a lock is
     /// released, so that no other write to the same keys can be journaled in between.
     fn flush_effects(&mut self) {
-        for (db, args) in self.effects.drain(..) {
-            self.engine.journal.append(db, args.args());
+        match &mut self.block {
+            Some(block) => block.append(&mut self.effects),
+            None => {
+                for (db, args) in self.effects.drain(..) {
+                    self.engine.journal.append(db, args.args());
+                }
+            }
         }
     }
 
     /// Trades the current shard locks for `shards` (after journaling what was done
     /// under the old ones), for commands that walk the keyspace shard by shard.
     pub fn relock_shard(&mut self, shard: usize) {
+        if self.block.is_some() {
+            // A batch holds its locks to the end (it locked every shard for commands
+            // that walk the keyspace), so there is nothing to trade.
+            debug_assert!(self.holds(shard), "a batch must lock every shard its commands walk");
+            return;
+        }
         self.flush_effects();
         self.locked = self.engine.keyspace.lock_none();
         self.locked = self.engine.keyspace.lock_shard(shard);
     }
 
     /// Ends the command: journals its effects, then the command itself (`args`, in the
-    /// selected database) if it changed data and chose no other propagation, and
-    /// releases the locks. Returns the dirty count.
+    /// selected database) if it changed data and chose no other propagation, serves
+    /// the clients blocked on keys it made ready, and releases the locks. Returns what
+    /// it changed.
+    ///
+    /// Like Redis 7.0, which propagates all a command caused at once: when that is
+    /// more than one entry (say an expired key's DEL and the command), they are
+    /// wrapped in MULTI/EXEC. Work that is no command (`args` empty: active expiry,
+    /// eviction) journals each deletion on its own, as Redis does.
     pub fn commit(mut self, args: Args<'_>) -> Changes {
+        if !args.is_empty() && self.block.is_none() && self.engine.journal.enabled() {
+            self.block = Some(Vec::new());
+        }
         self.end_command(args);
-        std::mem::take(&mut self.changes)
+        self.finish()
     }
 
     /// Ends one command of several run under the same locks (EXEC, scripts): journals
@@ -215,7 +275,11 @@ impl<'a> Db<'a> {
     pub fn end_command(&mut self, args: Args<'_>) -> u64 {
         self.flush_effects();
         if self.dirty > 0 && !self.custom_propagation {
-            self.engine.journal.append(self.index, args);
+            match &mut self.block {
+                Some(block) if self.engine.journal.enabled() => block.push((self.index, args.to_owned_args())),
+                Some(_) => {}
+                None => self.engine.journal.append(self.index, args),
+            }
         }
         let dirty = std::mem::take(&mut self.dirty);
         self.custom_propagation = false;
@@ -225,9 +289,29 @@ impl<'a> Db<'a> {
     }
 
     /// Releases the locks after commands ended with [`Db::end_command`]; returns what
-    /// they changed, together.
+    /// they changed, together. Before the locks go, clients blocked on keys the
+    /// commands made ready are served (their pops journaled after the commands), so no
+    /// other command can come between a push and the pop it wakes (`blocking`).
     pub fn finish(mut self) -> Changes {
         self.flush_effects();
+        if let Some(block) = self.block.take() {
+            self.engine.journal.append_block(&block);
+        }
+        let deferred = if self.ready.is_empty() { Vec::new() } else { crate::blocking::serve_ready(&mut self) };
+        self.flush_effects();
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.dirty += std::mem::take(&mut self.dirty);
+        let (engine, now_ms) = (self.engine, self.now_ms);
+        drop(self);
+        if !deferred.is_empty() {
+            changes.merge(crate::blocking::serve_deferred(engine, now_ms, deferred));
+        }
+        changes
+    }
+
+    /// What the commands ended so far changed, taken out (EXEC publishes each
+    /// command's notifications before the next command runs).
+    pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)
     }
 
@@ -236,6 +320,10 @@ impl<'a> Db<'a> {
     /// value in place (through `EntryMut::object_mut`) calls this itself.
     pub fn touch_in(&mut self, db: usize, key: &[u8]) {
         if self.engine.knobs.watching.load(Relaxed) > 0 {
+            if let Some(o) = self.engine.observer.get() {
+                let exists = matches!(self.peek_in(db, key), Ok(Some(_)));
+                o.key_touched(db, key, exists);
+            }
             self.changes.touched.push((db, key.to_vec()));
         }
     }
@@ -245,18 +333,60 @@ impl<'a> Db<'a> {
         self.touch_in(self.index, key);
     }
 
-    /// Records that database `db` changed as a whole (FLUSHDB, SWAPDB).
+    /// Records that database `db` is about to be emptied (FLUSHDB, FLUSHALL); call it
+    /// before the change, with every shard locked.
     pub fn touch_db(&mut self, db: usize) {
+        self.db_replaced(db, None);
+    }
+
+    /// Records that databases `a` and `b` are about to be swapped (SWAPDB); call it
+    /// before the change, with every shard locked.
+    pub fn touch_swapped_dbs(&mut self, a: usize, b: usize) {
+        self.db_replaced(a, Some(b));
+        self.db_replaced(b, Some(a));
+    }
+
+    fn db_replaced(&mut self, db: usize, with: Option<usize>) {
         if self.engine.knobs.watching.load(Relaxed) > 0 {
             self.changes.touched_dbs.push(db);
+            let (engine, now) = (self.engine, self.now_ms);
+            if let (Some(o), true) = (engine.observer.get(), self.locked.is_all()) {
+                let mut probe = |d: usize, key: &[u8]| match self.peek_in(d, key) {
+                    Ok(Some(e)) => Some(e.expire_ms().is_some_and(|t| now > t)),
+                    _ => None,
+                };
+                o.db_replaced(db, with, &mut probe);
+            }
         }
     }
 
     /// Records that `key` received elements (LPUSH, ZADD, ...), for blocked clients.
+    /// Creating a key that holds a list or a sorted set records it by itself.
     pub fn signal_ready(&mut self, key: &[u8]) {
+        self.signal_ready_in(self.index, key);
+    }
+
+    /// [`Db::signal_ready`] for a key of database `db`.
+    pub fn signal_ready_in(&mut self, db: usize, key: &[u8]) {
         if self.engine.knobs.blocked.load(Relaxed) > 0 {
-            self.changes.ready.push((self.index, key.to_vec()));
+            self.ready.push((db, key.to_vec()));
         }
+    }
+
+    /// The ready keys recorded so far, taken out (for `blocking::serve_ready`).
+    pub(crate) fn take_ready(&mut self) -> Vec<(usize, Vec<u8>)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Records that the command parked its client (`blocking::block`).
+    pub(crate) fn set_blocked(&mut self, on: crate::blocking::BlockedOn) {
+        self.changes.blocked = Some(on);
+    }
+
+    /// Adds `shard` to the locks held, if that cannot deadlock (see
+    /// `Keyspace::extend`); true when it is held afterwards.
+    pub(crate) fn hold_shard(&mut self, shard: usize) -> bool {
+        self.engine.keyspace.extend(&mut self.locked, shard)
     }
 
     /// Records a keyspace event of class `class` for `key` in database `db`, if
@@ -313,8 +443,11 @@ impl<'a> Db<'a> {
 
     /// Runs `f` on the slot table of `loc`, keeping the shard's counters in step.
     fn with_dict<R>(&mut self, db: usize, loc: &KeyLoc, f: impl FnOnce(&mut Dict) -> R) -> Result<R, CmdError> {
+        let engine = self.engine;
         let sdb = self.shard_db(db, loc)?;
         let dict = sdb.dict_mut(loc.slot);
+        // Serialize-before-mutate: a running snapshot gets this slot as it is now.
+        engine.snapshot.before_write(db, loc.slot, Some(dict));
         let (len, vol) = (dict.len() as isize, dict.volatile() as isize);
         let r = f(dict);
         let (dl, dv) = (dict.len() as isize - len, dict.volatile() as isize - vol);
@@ -371,8 +504,18 @@ impl<'a> Db<'a> {
         }
         if access.counts() {
             stats::incr(if found.is_some() { Stat::KeyspaceHits } else { Stat::KeyspaceMisses });
+            if found.is_none() && access != Access::ReadQuiet {
+                self.notify_in(db, notify::KEY_MISS, "keymiss", key);
+            }
         }
         let Some(p) = found else { return Ok(None) };
+        if access == Access::Write && self.engine.snapshot.active() {
+            // The caller may change the value in place: a running snapshot must have
+            // this slot first (this only reads the table; `p` stays valid).
+            let engine = self.engine;
+            let sdb = self.shard_db(db, &loc)?;
+            engine.snapshot.write_pair(db, loc.slot, sdb.dict(loc.slot));
+        }
         // Safety: the entry is still in its table (only an expired one was removed, and
         // then `found` is None); the returned view borrows `self`, so nothing can remove
         // it while the view lives.
@@ -433,6 +576,7 @@ impl<'a> Db<'a> {
         let loc = self.loc_of(key);
         self.expire_if_needed(db, key, &loc)?;
         let clock = self.new_clock();
+        let blockable = matches!(&value, NewValue::Obj(o) if blockable(o));
         let created = self.with_dict(db, &loc, |d| {
             let exists = d.get(loc.hash, key).is_some();
             if exists {
@@ -457,6 +601,9 @@ impl<'a> Db<'a> {
         self.touch_in(db, key);
         if created {
             self.notify_in(db, notify::NEW, "new", key);
+            if blockable {
+                self.signal_ready_in(db, key);
+            }
         }
         Ok(())
     }
@@ -469,6 +616,7 @@ impl<'a> Db<'a> {
     pub fn put_entry_in(&mut self, db: usize, e: Entry) -> CmdResult {
         let key = e.as_ref().key().to_vec();
         let loc = KeyLoc::of(&key);
+        let blockable = matches!(e.as_ref().value(), ValueRef::Obj(o) if blockable(o));
         let created = self.with_dict(db, &loc, |d| {
             let old = d.remove(loc.hash, &key);
             d.insert_new(loc.hash, e);
@@ -477,6 +625,9 @@ impl<'a> Db<'a> {
         self.touch_in(db, &key);
         if created {
             self.notify_in(db, notify::NEW, "new", &key);
+            if blockable {
+                self.signal_ready_in(db, &key);
+            }
         }
         Ok(())
     }
@@ -525,9 +676,25 @@ impl<'a> Db<'a> {
         self.locked.shard(shard)?.dbs.get(db)?.dict(slot)
     }
 
-    /// Database `db`'s part of shard `shard`, if that shard is locked.
+    /// Database `db`'s part of shard `shard`, if that shard is locked. A caller that
+    /// changes it (rather than reading it) calls [`Db::before_write_db`] first.
     pub fn shard_part(&mut self, db: usize, shard: usize) -> Option<&mut ShardDb> {
         self.locked.shard(shard)?.dbs.get_mut(db)
+    }
+
+    /// Serialize-before-mutate for changes to a whole database (FLUSHDB, FLUSHALL,
+    /// SWAPDB): a running snapshot first gets every slot of `db` in the locked shards.
+    pub fn before_write_db(&mut self, db: usize) {
+        let engine = self.engine;
+        if !engine.snapshot.active() {
+            return;
+        }
+        for shard in self.locked.shard_indexes() {
+            let Some(part) = self.locked.shard(shard).and_then(|s| s.dbs.get(db)) else { continue };
+            for slot in crate::keyspace::slots_of_shard(shard) {
+                engine.snapshot.write_pair(db, slot, part.dict(slot));
+            }
+        }
     }
 
     /// True when the command holds the lock of `shard`.
@@ -541,6 +708,12 @@ impl<'a> Db<'a> {
         let sdb = self.shard_db(db, &loc)?;
         Ok(sdb.dict(loc.slot).and_then(|d| d.get(loc.hash, key)))
     }
+}
+
+/// Whether clients can block waiting for a value like `o` (lists and sorted sets):
+/// creating a key that holds one wakes them, as Redis's `dbAdd` signals.
+fn blockable(o: &Object) -> bool {
+    matches!(o, Object::List(_) | Object::ZSet(_))
 }
 
 /// The value type check shared by string commands.

@@ -147,8 +147,10 @@ pub fn active_expire_cycle_at(
             break;
         }
     }
-    // Journals the last shard's deletions, then releases its lock.
-    db.commit(OwnedArgs::default().args());
+    // Journals the last shard's deletions, then releases its lock; the `expired`
+    // events go to the server (notifications) once no lock is held.
+    let changes = db.commit(OwnedArgs::default().args());
+    engine.report_background(changes);
 
     let current = if out.sampled > 0 { out.expired as f64 / out.sampled as f64 } else { 0.0 };
     state.stale_ratio = current * 0.05 + state.stale_ratio * 0.95;

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::task::Waker;
 
 use redoubt_resp::number::push_u64;
-use redoubt_resp::request::Args;
+use redoubt_resp::request::{Args, OwnedArgs};
 
 /// Default backlog size (Redis's `repl-backlog-size` default, 1 MB).
 pub const DEFAULT_BACKLOG_BYTES: usize = 1024 * 1024;
@@ -38,6 +38,19 @@ struct Inner {
     selected_db: Option<usize>,
     backlog: Backlog,
     wakers: Vec<Waker>,
+    /// Consumers fed every byte as it is appended (the AOF), in stream order.
+    sinks: Vec<std::sync::Arc<dyn JournalSink>>,
+    /// Recording was asked for by `set_enabled` (replication), sinks aside.
+    wanted: bool,
+}
+
+/// A consumer that must see every byte of the stream, none skipped however far it
+/// falls behind (the backlog only keeps the last bytes): the AOF writer.
+pub trait JournalSink: Send + Sync {
+    /// Called for each appended stretch of whole commands, in stream order, with the
+    /// journal's lock held (so keep it short: copy and return); `end` is the stream
+    /// offset after `bytes`.
+    fn append(&self, bytes: &[u8], end: u64);
 }
 
 /// The last `capacity` bytes of the stream.
@@ -71,6 +84,8 @@ impl Journal {
                 selected_db: None,
                 backlog: Backlog { buf: VecDeque::new(), capacity: backlog_bytes },
                 wakers: Vec::new(),
+                sinks: Vec::new(),
+                wanted: false,
             }),
         }
     }
@@ -85,9 +100,31 @@ impl Journal {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    /// Starts or stops recording (a replica attached, the AOF switched on or off).
+    /// Starts or stops recording for the replication stream and backlog (attached
+    /// sinks keep it on regardless).
     pub fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, Ordering::Relaxed);
+        let mut inner = self.lock();
+        inner.wanted = on;
+        self.enabled.store(on || !inner.sinks.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Attaches a sink: from now on it gets every appended byte. Forces a SELECT before
+    /// the next command, so the sink's stream is self-contained. Returns the offset at
+    /// which its stream starts. The caller holds every shard lock when the start must
+    /// be an exact point (no write can be half journaled then).
+    pub fn attach(&self, sink: std::sync::Arc<dyn JournalSink>) -> u64 {
+        let mut inner = self.lock();
+        inner.sinks.push(sink);
+        inner.selected_db = None;
+        self.enabled.store(true, Ordering::Relaxed);
+        inner.offset
+    }
+
+    /// Detaches a sink (compared by address).
+    pub fn detach(&self, sink: &std::sync::Arc<dyn JournalSink>) {
+        let mut inner = self.lock();
+        inner.sinks.retain(|s| !std::sync::Arc::ptr_eq(s, sink));
+        self.enabled.store(inner.wanted || !inner.sinks.is_empty(), Ordering::Relaxed);
     }
 
     /// The replication offset: bytes appended since the stream began.
@@ -102,14 +139,40 @@ impl Journal {
         }
         let mut bytes = Vec::with_capacity(64);
         let mut inner = self.lock();
-        if inner.selected_db != Some(db) {
-            let mut dbtext = Vec::new();
-            push_u64(&mut dbtext, db as u64);
-            encode_command(&mut bytes, [&b"SELECT"[..], &dbtext].into_iter());
-            inner.selected_db = Some(db);
+        inner.encode(&mut bytes, db, args.iter());
+        self.publish(&mut inner, &bytes);
+    }
+
+    /// Appends the writes of one transaction or script as one unbroken stretch of the
+    /// stream, as Redis 7.0 propagates them: wrapped in MULTI/EXEC when there are
+    /// several (a single command is atomic by itself), MULTI selecting the first
+    /// command's database and EXEC staying in the last one's.
+    pub fn append_block(&self, entries: &[(usize, OwnedArgs)]) {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
+        if !self.enabled() {
+            return;
         }
-        encode_command(&mut bytes, args.iter());
-        inner.push(&bytes);
+        let wrap = entries.len() > 1;
+        let mut bytes = Vec::with_capacity(64 * (entries.len() + 2));
+        let mut inner = self.lock();
+        if wrap {
+            inner.encode(&mut bytes, first.0, [&b"MULTI"[..]].into_iter());
+        }
+        for (db, args) in entries {
+            inner.encode(&mut bytes, *db, args.args().iter());
+        }
+        if wrap {
+            inner.encode(&mut bytes, last.0, [&b"EXEC"[..]].into_iter());
+        }
+        self.publish(&mut inner, &bytes);
+    }
+
+    /// Adds encoded commands to the stream and wakes its readers.
+    fn publish(&self, inner: &mut Inner, bytes: &[u8]) {
+        inner.push(bytes);
+        for s in &inner.sinks {
+            s.append(bytes, inner.offset);
+        }
         self.offset.store(inner.offset, Ordering::Release);
         for w in inner.wakers.drain(..) {
             w.wake();
@@ -120,6 +183,15 @@ impl Journal {
     /// when a new consumer starts reading mid-stream).
     pub fn reset_selected_db(&self) {
         self.lock().selected_db = None;
+    }
+
+    /// Runs `f` with the current offset while no append can happen, and forces a
+    /// SELECT before the next command: the exact point where a consumer's stream is
+    /// cut in two (an AOF rewrite's new incremental file starts there).
+    pub fn cut<R>(&self, f: impl FnOnce(u64) -> R) -> R {
+        let mut inner = self.lock();
+        inner.selected_db = None;
+        f(inner.offset)
     }
 
     /// Bytes from `offset` up to the current end, at most `max` of them.
@@ -160,6 +232,18 @@ impl Journal {
 }
 
 impl Inner {
+    /// Encodes one command executed in database `db` into `out`, preceded by a SELECT
+    /// when the stream is in another database.
+    fn encode<'a>(&mut self, out: &mut Vec<u8>, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        if self.selected_db != Some(db) {
+            let mut dbtext = Vec::new();
+            push_u64(&mut dbtext, db as u64);
+            encode_command(out, [&b"SELECT"[..], &dbtext].into_iter());
+            self.selected_db = Some(db);
+        }
+        encode_command(out, args);
+    }
+
     fn push(&mut self, bytes: &[u8]) {
         self.offset += bytes.len() as u64;
         self.backlog.buf.extend(bytes);
@@ -193,7 +277,6 @@ pub fn encode_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item =
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redoubt_resp::request::OwnedArgs;
 
     fn cmd(parts: &[&str]) -> OwnedArgs {
         OwnedArgs::from_slices(parts.iter().map(|p| p.as_bytes()))
@@ -215,5 +298,22 @@ mod tests {
         let tail = j.read_from(j.offset() - 5, 100).unwrap();
         assert_eq!(tail, b"\r\na\r\n");
         assert_eq!(j.read_from(j.offset() + 1, 1), Err(ReadError::Ahead));
+    }
+
+    #[test]
+    fn blocks_are_wrapped_only_when_several() {
+        let j = Journal::new(1 << 16);
+        j.set_enabled(true);
+        j.append_block(&[(0, cmd(&["SET", "a", "1"]))]);
+        j.append_block(&[]);
+        j.append_block(&[(1, cmd(&["INCR", "a"])), (2, cmd(&["DEL", "b"]))]);
+        let all = String::from_utf8(j.read_from(0, usize::MAX).unwrap()).unwrap();
+        let want = [
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n",
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n",
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n*1\r\n$4\r\nEXEC\r\n",
+        ]
+        .concat();
+        assert_eq!(all, want);
     }
 }

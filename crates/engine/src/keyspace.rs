@@ -147,6 +147,44 @@ impl Keyspace {
         }
     }
 
+    /// Adds `shard` to a set of held locks without risking a deadlock: it waits for it
+    /// only when it is above every shard held (the global ascending order still holds),
+    /// and otherwise takes it only if it is free. Returns whether `locked` holds it now.
+    /// (For a blocked BLMOVE served under a pusher's locks, see `blocking`.)
+    pub fn extend<'k>(&'k self, locked: &mut Locked<'k>, shard: usize) -> bool {
+        if shard >= SHARDS || locked.shard_ref(shard).is_some() {
+            return shard < SHARDS;
+        }
+        let above_all = locked.shard_indexes().last().is_none_or(|&max| shard > max);
+        let guard = if above_all {
+            self.lock(shard)
+        } else {
+            match self.shards[shard].try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return false,
+            }
+        };
+        let guards = std::mem::replace(&mut locked.guards, Guards::None);
+        locked.guards = match guards {
+            Guards::None => Guards::One(shard, guard),
+            Guards::One(s, g) => {
+                let mut v = vec![(s, g)];
+                v.push((shard, guard));
+                v.sort_unstable_by_key(|(s, _)| *s);
+                Guards::Some(v)
+            }
+            Guards::Some(mut v) => {
+                let at = v.partition_point(|(s, _)| *s < shard);
+                v.insert(at, (shard, guard));
+                Guards::Some(v)
+            }
+            // Every shard is held already (answered above).
+            all @ Guards::All(_) => all,
+        };
+        true
+    }
+
     /// Locks one shard.
     pub fn lock_shard(&self, shard: usize) -> Locked<'_> {
         Locked { guards: Guards::One(shard, self.lock(shard)) }
@@ -219,6 +257,22 @@ impl<'k> Locked<'k> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extend_waits_only_upwards() {
+        let ks = Keyspace::new(1);
+        let mut l = ks.lock_shard(10);
+        assert!(ks.extend(&mut l, 20), "above every held shard: waits, then holds");
+        assert!(ks.extend(&mut l, 5), "below, but free");
+        assert_eq!(l.shard_indexes(), vec![5, 10, 20]);
+        let busy = ks.lock_shard(3);
+        assert!(!ks.extend(&mut l, 3), "below and busy: refused rather than risk a deadlock");
+        drop(busy);
+        assert!(ks.extend(&mut l, 3));
+        assert!(ks.extend(&mut l, 10));
+        assert!(!ks.extend(&mut l, SHARDS));
+        assert_eq!(l.shard_indexes(), vec![3, 5, 10, 20]);
+    }
 
     #[test]
     fn lock_sets() {

@@ -4,6 +4,7 @@
  * Parsing follows Redis's string2ld and formatting its ld2string(LD_STR_HUMAN). */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 static int parse_ld(const char *s, size_t len, long double *out) {
     char buf[MAX_LONG_DOUBLE_CHARS + 1];
     char *end;
-    if (len == 0 || len > MAX_LONG_DOUBLE_CHARS) return 0;
+    /* Redis's buffer is MAX_LONG_DOUBLE_CHARS bytes with its terminator, so the
+     * longest text it reads is one byte shorter. */
+    if (len == 0 || len >= MAX_LONG_DOUBLE_CHARS) return 0;
     memcpy(buf, s, len);
     buf[len] = '\0';
     if (isspace((unsigned char)buf[0])) return 0;
@@ -56,4 +59,19 @@ int redoubt_ld_add(const char *value, size_t vlen, const char *incr, size_t ilen
     if (isnan(v) || isinf(v)) return -3;
     int l = format_ld(v, out, cap);
     return l < 0 ? -4 : l;
+}
+
+/* A blocking command's timeout, as Redis 7.0's getTimeoutFromObjectOrReply reads
+ * seconds: strtold, times 1000, rounded up (ceill), then converted to long long the
+ * way x86 converts (a value out of range becomes LLONG_MIN, so "inf" and 1e30 come out
+ * negative, as in Redis). Returns 0 when s is not a float. */
+int redoubt_ld_timeout_ms(const char *s, size_t len, long long *out) {
+    long double v;
+    if (!parse_ld(s, len, &v)) return 0;
+    long double ms = ceill(v * 1000.0L);
+    if (ms >= -9223372036854775808.0L && ms < 9223372036854775808.0L)
+        *out = (long long)ms;
+    else
+        *out = LLONG_MIN;
+    return 1;
 }

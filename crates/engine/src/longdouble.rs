@@ -12,6 +12,17 @@ extern "C" {
         out: *mut c_char,
         cap: usize,
     ) -> c_int;
+    fn redoubt_ld_timeout_ms(s: *const c_char, len: usize, out: *mut i64) -> c_int;
+}
+
+/// A blocking command's timeout in seconds converted to milliseconds exactly as Redis
+/// 7.0 does (`strtold`, `* 1000`, `ceill`, x86 conversion: out-of-range values are
+/// `i64::MIN`); None when `s` is not a float (hex floats and "inf" are floats).
+pub fn timeout_ms(s: &[u8]) -> Option<i64> {
+    let mut out: i64 = 0;
+    // Safety: the pointer and length describe a live slice; C writes one i64.
+    let ok = unsafe { redoubt_ld_timeout_ms(s.as_ptr() as *const c_char, s.len(), &mut out) };
+    (ok == 1).then_some(out)
 }
 
 /// Why an increment failed.
@@ -57,5 +68,19 @@ mod tests {
         assert_eq!(add(Some(b" 1"), b"1"), Err(LdError::BadValue));
         assert_eq!(add(Some(b"1"), b"nan"), Err(LdError::BadIncrement));
         assert_eq!(add(Some(b"1"), b"inf"), Err(LdError::NanOrInfinity));
+    }
+
+    #[test]
+    fn timeouts_as_redis_reads_them() {
+        assert_eq!(timeout_ms(b"1"), Some(1000));
+        assert_eq!(timeout_ms(b"0.0001"), Some(1), "rounded up");
+        assert_eq!(timeout_ms(b"-0.0001"), Some(0), "-0 is no timeout");
+        assert_eq!(timeout_ms(b"0x10"), Some(16000));
+        assert_eq!(timeout_ms(b"inf"), Some(i64::MIN));
+        assert_eq!(timeout_ms(b"1e30"), Some(i64::MIN));
+        assert_eq!(timeout_ms(b"nan"), None);
+        assert_eq!(timeout_ms(b" 1"), None);
+        assert_eq!(timeout_ms(b"1e"), None);
+        assert_eq!(timeout_ms(b""), None);
     }
 }

@@ -25,6 +25,10 @@ pub enum Object {
     ZSet(crate::types::zset::ZSet),
 }
 
+// Every collection key allocates an `Object`: keep it small (a variant that grows past
+// this belongs behind a Box).
+const _: () = assert!(std::mem::size_of::<Object>() <= 56);
+
 impl Object {
     pub fn value_type(&self) -> ValueType {
         match self {

@@ -102,6 +102,13 @@ pub fn i64_to_vec(v: i64) -> Vec<u8> {
 /// Appends `d` formatted like C's `printf("%.17g", d)`, which is how Redis 7.0 prints
 /// scores and other doubles (`inf`, `-inf` and `nan` spelled as glibc spells them).
 pub fn push_g17(out: &mut Vec<u8>, d: f64) {
+    // Integral values below 2^53 (most sorted-set scores) print as plain integers under
+    // %.17g: they have at most 16 digits, so no exponent and no fraction. -0 is not
+    // taken here (it prints "-0").
+    if d.fract() == 0.0 && d.abs() < 9007199254740992.0 && d != 0.0 {
+        push_i64(out, d as i64);
+        return;
+    }
     push_g(out, d, 17);
 }
 
@@ -216,5 +223,11 @@ mod tests {
         assert_eq!(g(-0.0), "-0");
         assert_eq!(g(1e300), "1.0000000000000001e+300");
         assert_eq!(g(123456789.125), "123456789.125");
+        // The integer shortcut agrees with the general path at its edges.
+        for d in [1.0, -1.0, 9007199254740991.0, -9007199254740991.0, 9007199254740992.0, 1e15, 3e15] {
+            let mut general = Vec::new();
+            push_g(&mut general, d, 17);
+            assert_eq!(g17_to_vec(d), general, "{d}");
+        }
     }
 }

@@ -67,6 +67,7 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
         "protected-mode" => sk.protected_mode.store(boolean(), Relaxed),
         "requirepass" => set_default_user(server, crate::acl::DefaultUser::from_requirepass(cfg.get(name).as_bytes())),
         "hz" => sk.hz.store(int().clamp(1, 500) as u64, Relaxed),
+        "busy-reply-threshold" => server.scripting.gate.set_threshold_ms(int().max(0) as u64),
         "enable-debug-command" => {
             let v = match cfg.get(name).as_str() {
                 "yes" => 1,
@@ -99,6 +100,9 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
         "list-max-listpack-size" => ek.list_max_listpack_size.store(int(), Relaxed),
         "list-compress-depth" => ek.list_compress_depth.store(int().max(0) as usize, Relaxed),
         "hll-sparse-max-bytes" => ek.hll_sparse_max_bytes.store(int().max(0) as usize, Relaxed),
+        "rdbcompression" => server.persistence.codec.set_compress(boolean()),
+        "appendonly" => crate::persistence::set_appendonly(server, boolean())?,
+        "appendfsync" | "aof-timestamp-enabled" => crate::persistence::apply_aof_settings(server),
         "loglevel" => log::set_level(log::Level::parse(&cfg.get(name)).unwrap_or(log::Level::Notice)),
         _ => {}
     }

@@ -57,6 +57,12 @@ pub struct ClientShared {
     pub qbuf: AtomicUsize,
     pub obuf: AtomicUsize,
     pub multi: AtomicI64,
+    /// Whether a blocking command (BLPOP, ...) is waiting (`blocked.rs`).
+    pub block: crate::blocked::BlockState,
+    /// Bytes held by the MULTI queue (CLIENT LIST's `multi-mem`).
+    pub multi_mem: AtomicUsize,
+    /// Subscription counts and the pubsub output limit's clock (`pubsub.rs`).
+    pub pubsub: crate::pubsub::SharedCounts,
     killed: AtomicBool,
     /// Bytes pushed by others (MONITOR), sent by the connection's task.
     outbox: Mutex<Vec<u8>>,
@@ -84,6 +90,9 @@ impl ClientShared {
             qbuf: AtomicUsize::new(0),
             obuf: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
+            block: Default::default(),
+            multi_mem: AtomicUsize::new(0),
+            pubsub: Default::default(),
             killed: AtomicBool::new(false),
             outbox: Mutex::new(Vec::new()),
             wake: Notify::new(),
@@ -109,6 +118,16 @@ impl ClientShared {
         self.killed.load(Relaxed)
     }
 
+    /// Queues `bytes` without a limit and runs `then` before the lock is released (so
+    /// a flag set by `then` is never seen without the bytes), then wakes the task.
+    pub fn push_then(&self, bytes: &[u8], then: impl FnOnce()) {
+        let mut out = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        out.extend_from_slice(bytes);
+        then();
+        drop(out);
+        self.wake.notify_one();
+    }
+
     /// Queues bytes for the connection to send; returns false if the mailbox is over
     /// `limit` bytes (the caller then kills the client, as an output-buffer limit would).
     pub fn push(&self, bytes: &[u8], limit: usize) -> bool {
@@ -120,6 +139,11 @@ impl ClientShared {
         drop(out);
         self.wake.notify_one();
         true
+    }
+
+    /// Bytes pushed but not yet sent: the mailbox and what the socket has not taken.
+    pub fn pending_bytes(&self) -> usize {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner()).len() + self.obuf.load(Relaxed)
     }
 
     /// Takes the queued bytes.
@@ -146,6 +170,9 @@ impl ClientShared {
         if self.multi.load(Relaxed) >= 0 {
             f.push('x');
         }
+        if self.block.is_blocked() {
+            f.push('b');
+        }
         if self.no_evict.load(Relaxed) {
             f.push('e');
         }
@@ -160,7 +187,7 @@ impl ClientShared {
         let name = self.name().map(|n| String::from_utf8_lossy(&n).into_owned()).unwrap_or_default();
         let (qbuf, obuf) = (self.qbuf.load(Relaxed), self.obuf.load(Relaxed));
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -170,9 +197,13 @@ impl ClientShared {
             (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000,
             self.flags(),
             self.db.load(Relaxed),
+            self.pubsub.get(crate::pubsub::Kind::Channel),
+            self.pubsub.get(crate::pubsub::Kind::Pattern),
+            self.pubsub.get(crate::pubsub::Kind::Shard),
             self.multi.load(Relaxed),
             qbuf,
             0,
+            self.multi_mem.load(Relaxed),
             qbuf,
             obuf,
             obuf,
@@ -204,11 +235,27 @@ pub struct ClientState {
     pub reply: ReplyMode,
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// MULTI queue and WATCHed keys (`multi.rs`, `watch.rs`).
+    pub tx: crate::multi::Transaction,
+    /// Pub/Sub subscriptions (`pubsub.rs`).
+    pub subs: crate::pubsub::Subscriptions,
+    /// With `appendfsync always`: the journal offset this client's last write ends at,
+    /// until its batch's replies are held for the fsync (`conn.rs`).
+    pub aof_sync: Option<u64>,
 }
 
 impl ClientState {
     pub fn new(authenticated: bool) -> ClientState {
-        ClientState { db: 0, proto: Protocol::Resp2, authenticated, reply: ReplyMode::On, close_after_reply: false }
+        ClientState {
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated,
+            reply: ReplyMode::On,
+            close_after_reply: false,
+            tx: Default::default(),
+            subs: Default::default(),
+            aof_sync: None,
+        }
     }
 }
 

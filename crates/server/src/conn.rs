@@ -35,6 +35,8 @@ use crate::server::Server;
 pub const READ_CHUNK: usize = 16 * 1024;
 /// Replies of one batch beyond which the connection writes before parsing on.
 pub const BATCH_REPLY_BYTES_MAX: usize = 1024 * 1024;
+/// How often a connection blocked on a full socket checks whether it was killed.
+const KILL_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// Owned buffers larger than this are freed once drained rather than kept.
 const KEEP_BUFFER_BYTES: usize = 64 * 1024;
 
@@ -111,6 +113,9 @@ enum Step {
     Resume(Option<Instant>),
     /// The connection must close (after writing what is pending).
     Close,
+    /// A command blocked the client (BLPOP...): wait for its reply, until the deadline
+    /// (unix ms) if there is one, running nothing meanwhile.
+    Blocked(Option<i64>),
 }
 
 struct Conn {
@@ -128,6 +133,10 @@ struct Conn {
     /// Replies of a pipelined batch held back until other ready connections had
     /// their turn (see `run`).
     deferred: bool,
+    /// While a blocking command waits for its reply: when it times out, if ever.
+    blocked: Option<Option<Instant>>,
+    /// Replies in `outbuf` wait until the AOF has fsynced the journal to this offset.
+    sync_until: Option<u64>,
 }
 
 /// Serves one connection until it closes, then removes it from the registry.
@@ -143,10 +152,18 @@ pub async fn serve(server: Arc<Server>, stream: Stream, client: Arc<ClientShared
         outbuf: Vec::new(),
         batch_commands: 0,
         deferred: false,
+        blocked: None,
+        sync_until: None,
     };
     if let Err(e) = conn.run().await {
         crate::verbose!("Client id={} closed: {e}", conn.client.id);
     }
+    if conn.blocked.is_some() {
+        crate::blocked::forget(&conn.server, &conn.client);
+    }
+    // Transactions and subscriptions hold registry entries that point at this client.
+    crate::multi::end(&conn.server, &mut conn.state, &conn.client);
+    crate::pubsub::reset(&conn.server, &mut conn.state, &conn.client);
     conn.server.clients.remove(conn.client.id);
 }
 
@@ -168,9 +185,45 @@ impl Conn {
                 self.deferred = false;
                 tokio::task::yield_now().await;
             }
+            if self.blocked.is_some() && self.client.block.has_reply() {
+                // The blocked command's reply is in the mailbox: the flush below
+                // sends it, then the requests that arrived meanwhile run.
+                self.blocked = None;
+                self.client.block.clear();
+                pending = Some(None);
+            }
+            if let Some(offset) = self.sync_until.take() {
+                // Other connections run meanwhile: only this one waits for the fsync,
+                // which the AOF writer does for everyone who wrote (group commit).
+                crate::persistence::wait_synced(&self.server, offset).await;
+            }
             self.flush().await?;
             if self.state.close_after_reply || self.client.is_killed() {
                 return Ok(());
+            }
+            if let Some(deadline) = self.blocked {
+                let timer = async {
+                    match deadline {
+                        Some(t) => tokio::time::sleep_until(t.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = self.stream.readable() => {
+                        r?;
+                        if let Step::Eof = self.read_while_blocked()? {
+                            return Ok(());
+                        }
+                    }
+                    _ = &mut wake => wake.set(client.wake.notified()),
+                    _ = timer => {
+                        // The timeout reply (or a reply that won the race) comes
+                        // through the mailbox like any other.
+                        crate::blocked::time_out(&self.server, &self.client);
+                        self.blocked = Some(None);
+                    }
+                }
+                continue;
             }
             let step = match pending.take() {
                 Some(until) => {
@@ -195,7 +248,27 @@ impl Conn {
                 Step::Eof => return Ok(()),
                 Step::Close => self.state.close_after_reply = true,
                 Step::Resume(until) => pending = Some(until),
+                Step::Blocked(deadline_ms) => self.blocked = Some(crate::blocked::deadline(deadline_ms)),
             }
+        }
+    }
+
+    /// Reads input while a blocking command waits, without running it (Redis keeps
+    /// reading a blocked client's socket): a close is noticed, and the query buffer
+    /// limit still applies.
+    fn read_while_blocked(&mut self) -> io::Result<Step> {
+        let len = self.inbuf.len();
+        self.inbuf.resize(len + READ_CHUNK, 0);
+        let read = self.stream.try_read(&mut self.inbuf[len..]);
+        self.inbuf.truncate(len + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => Ok(Step::Eof),
+            Ok(n) => {
+                self.note_input(n);
+                Ok(self.check_query_limit(Step::Read))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Read),
+            Err(e) => Err(e),
         }
     }
 
@@ -280,7 +353,15 @@ impl Conn {
             let mut reply = ReplyBuf { buf: std::mem::take(&mut *out), proto: self.state.proto };
             reply.buf.clear();
             let (consumed, step) = self.run_requests(buf, &mut reply);
-            if self.batch_commands > 1 && self.outbuf.is_empty() && !reply.buf.is_empty() {
+            if let Some(offset) = self.state.aof_sync.take() {
+                // appendfsync always: the batch wrote, so its replies wait (in
+                // `outbuf`, sent by `run` once the writes are fsynced).
+                stats::add(Stat::NetOutputBytes, reply.buf.len() as u64);
+                self.outbuf.extend_from_slice(&reply.buf);
+                self.client.obuf.store(self.outbuf.len(), Relaxed);
+                self.check_output_limit();
+                self.sync_until = Some(offset);
+            } else if self.batch_commands > 1 && self.outbuf.is_empty() && !reply.buf.is_empty() {
                 stats::add(Stat::NetOutputBytes, reply.buf.len() as u64);
                 self.outbuf.extend_from_slice(&reply.buf);
                 self.client.obuf.store(self.outbuf.len(), Relaxed);
@@ -324,6 +405,7 @@ impl Conn {
                         Flow::Continue => pos += consumed,
                         Flow::Close | Flow::Shutdown => return (pos + consumed, Step::Close),
                         Flow::RetryAfter(t) => return (pos, Step::Resume(Some(t))),
+                        Flow::Blocked(deadline_ms) => return (pos + consumed, Step::Blocked(deadline_ms)),
                     }
                 }
                 Err(e) => {
@@ -363,9 +445,11 @@ impl Conn {
         self.check_output_limit();
     }
 
-    /// Kills a normal client whose pending replies pass its class's hard limit.
+    /// Kills a client whose pending replies pass its class's hard limit (normal, or
+    /// pubsub while subscribed).
     fn check_output_limit(&mut self) {
-        let hard = self.server.knobs.output_limits[0][0].load(Relaxed) as usize;
+        let class = if self.client.kind() == crate::client::ClientType::PubSub { 2 } else { 0 };
+        let hard = self.server.knobs.output_limits[class][0].load(Relaxed) as usize;
         if hard > 0 && self.outbuf.len() > hard {
             crate::warning!(
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -383,13 +467,20 @@ impl Conn {
         if !mail.is_empty() {
             stats::add(Stat::NetOutputBytes, mail.len() as u64);
             self.outbuf.extend_from_slice(&mail);
+            // Publishers count this against the subscriber's output limit.
+            self.client.obuf.store(self.outbuf.len(), Relaxed);
         }
         let mut sent = 0;
         while sent < self.outbuf.len() {
             if self.client.is_killed() {
                 break;
             }
-            self.stream.writable().await?;
+            // A client that stops reading is killed by others (output limits, CLIENT
+            // KILL) while this waits; look again now and then so it is closed.
+            match tokio::time::timeout(KILL_CHECK_INTERVAL, self.stream.writable()).await {
+                Ok(r) => r?,
+                Err(_) => continue,
+            }
             match self.stream.try_write(&self.outbuf[sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => sent += n,

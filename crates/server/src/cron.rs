@@ -72,7 +72,7 @@ fn close_idle_clients(server: &Server) {
     let now = redoubt_engine::clock::now_ms();
     for c in server.clients.all() {
         let idle_s = (now - c.last_interaction_ms.load(Relaxed)) / 1000;
-        if c.kind() == ClientType::Normal && !c.monitor.load(Relaxed) && idle_s > timeout {
+        if c.kind() == ClientType::Normal && !c.monitor.load(Relaxed) && !c.block.is_blocked() && idle_s > timeout {
             crate::verbose!("Closing idle client id={}", c.id);
             c.kill();
         }
@@ -102,6 +102,7 @@ pub async fn run(server: Arc<Server>) {
             .unwrap_or_else(|_| ExpireCursor::new());
         }
         server.peak_memory.fetch_max(used_bytes(), Relaxed);
+        crate::persistence::cron(&server);
         if last_sample.elapsed() >= SAMPLE_EVERY {
             sample_metrics();
             last_sample = Instant::now();

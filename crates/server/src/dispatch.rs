@@ -30,6 +30,9 @@ pub enum Flow {
     RetryAfter(Instant),
     /// The server is shutting down.
     Shutdown,
+    /// A blocking command parked the client (`blocked.rs`); its reply comes later,
+    /// and the connection runs nothing until then. The deadline in unix ms, if any.
+    Blocked(Option<i64>),
 }
 
 /// What a server command sees: the server, its connection and its arguments.
@@ -247,31 +250,54 @@ fn dispatch_inner(
     out: &mut ReplyBuf,
     now_ms: i64,
 ) -> Flow {
+    // While another client's script runs, nothing may touch the keyspace: wait (no
+    // lock taken, nothing counted) until it ends or has run past the busy threshold.
+    let busy = match server.scripting.gate.turn(client.id) {
+        redoubt_scripting::Turn::Free => None,
+        redoubt_scripting::Turn::Wait(until) => return Flow::RetryAfter(until),
+        redoubt_scripting::Turn::Busy(kind) => Some(kind),
+    };
+    // The last command is set at lookup, like Redis's `c->lastcmd` (none for an unknown
+    // one): queued and refused commands count, and a CLIENT LIST run inside EXEC shows
+    // `cmd=exec`. A refused command also flags an open transaction (`multi::reject`).
     let Some(top) = server.commands.get(args.get(0)) else {
-        reply_error(out, &unknown_command_error(args));
+        client.last_cmd.store(usize::MAX, Relaxed);
+        reply_error(out, &crate::multi::reject(server, state, client, "", unknown_command_error(args)));
         return Flow::Continue;
     };
     let cmd = match resolve_subcommand(top, args) {
         Ok(c) => c,
         Err(e) => {
             // Like an unknown command, an unknown subcommand belongs to no command's stats.
-            reply_error(out, &e);
+            client.last_cmd.store(usize::MAX, Relaxed);
+            reply_error(out, &crate::multi::reject(server, state, client, "", e));
             return Flow::Continue;
         }
     };
+    client.last_cmd.store(cmd.id, Relaxed);
     if let Err(e) = admit(server, state, client, cmd, args) {
         stats::record_rejected(cmd.id);
-        reply_error(out, &e);
+        reply_error(out, &crate::multi::reject(server, state, client, cmd.name(), e));
         return Flow::Continue;
     }
-    if let Some(until) = server.pause.blocks(cmd, client) {
+    if let Some(kind) = busy.filter(|_| !cmd.meta.has(flag::ALLOW_BUSY)) {
+        stats::record_rejected(cmd.id);
+        let e = CmdError::Static(kind.busy_error());
+        reply_error(out, &crate::multi::reject(server, state, client, cmd.name(), e));
+        return Flow::Continue;
+    }
+    if let Some(until) = server.pause.blocks(cmd, client, crate::multi::exec_flags(state, cmd)) {
         return Flow::RetryAfter(until);
     }
-    call(server, state, client, cmd, args, out, now_ms)
+    if crate::multi::queues(state, cmd) {
+        crate::multi::queue(server, state, client, cmd, args, out);
+        return Flow::Continue;
+    }
+    call(server, state, client, cmd, args, out, now_ms, None)
 }
 
 /// Finds the subcommand of a container command.
-fn resolve_subcommand<'c>(top: &'c Arc<Command>, args: Args) -> Result<&'c Arc<Command>, CmdError> {
+pub(crate) fn resolve_subcommand<'c>(top: &'c Arc<Command>, args: Args) -> Result<&'c Arc<Command>, CmdError> {
     if top.subcommands.is_empty() {
         return Ok(top);
     }
@@ -322,17 +348,36 @@ fn admit(server: &Server, state: &ClientState, client: &ClientShared, cmd: &Comm
             if cmd.name() == "debug" { "enable-debug-command" } else { "enable-module-command" }
         )));
     }
-    if server.engine.knobs.maxmemory.load(Relaxed) > 0 {
+    if cmd.meta.has(flag::NO_MULTI) && crate::multi::in_multi(state) {
+        return Err(CmdError::Static("ERR Command not allowed inside a transaction"));
+    }
+    // No eviction while a script runs (it holds every shard; Redis does not evict
+    // during a busy script either).
+    if server.engine.knobs.maxmemory.load(Relaxed) > 0 && !server.scripting.gate.is_running() {
         let short = crate::evict::make_room(server).is_err();
-        if short && cmd.meta.has(flag::DENYOOM) {
+        if short && (cmd.meta.has(flag::DENYOOM) || crate::multi::denied_on_oom(state, cmd)) {
             return Err(redoubt_engine::exec::err::OOM);
         }
+    }
+    if cmd.meta.has(flag::WRITE) || cmd.name() == "ping" {
+        // Writes (and PING, as Redis does) are refused while persistence is failing.
+        if let Some(e) = crate::persistence::write_error(server) {
+            return Err(e);
+        }
+    }
+    if let Some(e) = crate::pubsub::context_error(state, cmd.name()) {
+        return Err(e);
+    }
+    if server.persistence.loading.load(Relaxed) && !cmd.meta.has(flag::LOADING) {
+        return Err(CmdError::Static("LOADING Redis is loading the dataset in memory"));
     }
     Ok(())
 }
 
-/// Runs an admitted command and accounts for it.
-fn call(
+/// Runs an admitted command and accounts for it. `batch`: the locked keyspace of the
+/// EXEC running this command (`multi.rs`), for a data command to run in.
+#[allow(clippy::too_many_arguments)]
+pub fn call(
     server: &Arc<Server>,
     state: &mut ClientState,
     client: &Arc<ClientShared>,
@@ -340,18 +385,48 @@ fn call(
     args: Args,
     out: &mut ReplyBuf,
     now_ms: i64,
+    batch: Option<&mut redoubt_engine::Db<'_>>,
 ) -> Flow {
-    client.last_cmd.store(cmd.id, Relaxed);
     let start = Instant::now();
+    let sync_mark = crate::persistence::sync_mark(server);
     let (result, flow) = match &cmd.handler {
         Handler::Data(d) => {
-            let (result, changes) = registry::execute(&server.engine, &cmd.meta, d, state.db, args, out, now_ms);
-            server.apply_changes(changes);
-            (result, Flow::Continue)
+            let reply_at = out.len();
+            let (result, changes) = match batch {
+                Some(db) => crate::multi::execute_queued(db, &cmd.meta, d, state.db, args, out),
+                None if cmd.meta.has(flag::BLOCKING) => {
+                    // Marked blocked before the command can register: a push on
+                    // another thread may serve it before `execute_for` returns.
+                    client.block.set_waiting();
+                    let blocker = Some(crate::blocked::blocker(client));
+                    registry::execute_for(&server.engine, &cmd.meta, d, state.db, args, out, now_ms, blocker)
+                }
+                None => registry::execute(&server.engine, &cmd.meta, d, state.db, args, out, now_ms),
+            };
+            let flow = match changes.blocked {
+                Some(on) => Flow::Blocked(on.deadline_ms),
+                None => {
+                    if cmd.meta.has(flag::BLOCKING) {
+                        client.block.clear();
+                    }
+                    Flow::Continue
+                }
+            };
+            let mut origin = crate::pubsub::Origin { client_id: client.id, out: &mut *out, at: reply_at };
+            server.apply_changes_to(changes, Some(&mut origin));
+            if d.name == "flushall" && result.is_ok() {
+                crate::persistence::after_flushall(server);
+            }
+            (result, flow)
         }
         Handler::Server(h) => {
             let mut c = Call { server, state, client, args, out, cmd, flow: Flow::Continue };
             let r = h(&mut c);
+            if let (Ok(()), Flow::RetryAfter(_)) = (&r, c.flow) {
+                // The command did not run (a script found the gate taken): it is
+                // retried later and accounted for then.
+                return c.flow;
+            }
             (r, c.flow)
         }
         Handler::Container => (Err(registry::arity_error(cmd.name())), Flow::Continue),
@@ -363,6 +438,7 @@ fn call(
     }
     stats::record_call(cmd.id, elapsed.as_micros() as u64, failed);
     server.after_call(client, state, cmd, args, elapsed);
+    crate::persistence::note_sync(server, state, sync_mark);
     flow
 }
 
@@ -370,8 +446,21 @@ fn call(
 impl Server {
     /// Acts on what a data command changed, after its locks are released.
     pub fn apply_changes(&self, changes: redoubt_engine::exec::Changes) {
+        self.apply_changes_to(changes, None);
+    }
+
+    /// [`Server::apply_changes`] for a client's command: its own notifications go
+    /// into its reply stream, ahead of the command's reply (`origin`).
+    pub fn apply_changes_to(
+        &self,
+        changes: redoubt_engine::exec::Changes,
+        origin: Option<&mut crate::pubsub::Origin<'_>>,
+    ) {
         if changes.dirty > 0 {
             stats::add(Stat::Dirty, changes.dirty);
+        }
+        if !changes.events.is_empty() {
+            crate::notify::publish_events(self, &changes.events, origin);
         }
     }
 

@@ -12,10 +12,17 @@
 //! - [`server`]: the shared state of the process
 //! - [`listen`]: sockets, accept, maxclients, protected mode
 //! - [`conn`]: one connection: read, parse, dispatch, write
+//! - [`blocked`]: connections waiting in BLPOP and friends (timeouts, CLIENT UNBLOCK)
 //! - [`client`]: what other tasks see of a connection; the client registry
 //! - [`dispatch`]: the command table and the path of every command
 //! - [`cmd`]: the server's own commands
 //! - [`pause`]: CLIENT PAUSE
+//! - [`multi`]: MULTI/EXEC/DISCARD/WATCH/UNWATCH, EXEC's one-lock-set batch
+//! - [`watch`]: WATCHed keys, invalidated as the engine changes them
+//! - [`pubsub`]: subscriptions and message delivery, with the subscriber output limits
+//! - [`notify`]: keyspace notifications published from the events commands record
+//! - [`persistence`]: SAVE/BGSAVE, save points, loading at start-up, AOF
+//! - [`scripting`]: EVAL, FCALL, SCRIPT, FUNCTION: how a Lua script runs against the keyspace
 //! - [`evict`]: maxmemory before commands
 //! - [`cron`]: periodic work
 //! - [`log`]: Redis-format logging
@@ -23,6 +30,7 @@
 
 pub mod acl;
 pub mod apply;
+pub mod blocked;
 pub mod client;
 pub mod cmd;
 pub mod config;
@@ -34,8 +42,14 @@ pub mod evict;
 pub mod listen;
 pub mod log;
 pub mod main_entry;
+pub mod multi;
+pub mod notify;
 pub mod pause;
+pub mod persistence;
+pub mod pubsub;
+pub mod scripting;
 pub mod server;
+pub mod watch;
 
 /// The Redis version Redoubt is compatible with, as reported to clients.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -150,6 +150,9 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     let mut pidfile = config.get("pidfile");
     let supervised = config.get("supervised");
     let server = Server::new(config, daemonize);
+    // When there is a dataset to load, clients get -LOADING from the first connection
+    // until it is in.
+    crate::persistence::announce_loading(&server);
     if let Err(e) = listen::replace_tcp(&server, &bind, port, backlog).await {
         warning!("{e}");
         return 1;
@@ -190,6 +193,15 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
             Err(e) => warning!("Failed to register the Unix socket: {e}"),
         }
     }
+    // The listeners already accept: clients get -LOADING until the data is in.
+    if !crate::persistence::load_at_startup(&server).await {
+        for path in [&pidfile, &unixsocket] {
+            if !path.is_empty() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        return 1;
+    }
     tokio::spawn(crate::cron::run(server.clone()));
     notice!("Ready to accept connections");
     if supervised == "systemd" || (supervised == "auto" && std::env::var("NOTIFY_SOCKET").is_ok()) {
@@ -202,9 +214,6 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     if !unixsocket.is_empty() {
         let _ = std::fs::remove_file(&unixsocket);
     }
-    if !server.shutdown.nosave.load(Relaxed) && !server.config.get("save").is_empty() {
-        notice!("Not saving a final snapshot: persistence is not built yet.");
-    }
     warning!("Redoubt is now ready to exit, bye bye...");
     0
 }
@@ -215,23 +224,40 @@ struct Signals {
     int: Option<tokio::signal::unix::Signal>,
 }
 
+/// Waits for one of `s`'s signals (forever when the handler could not be installed).
+async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Returns once the process may exit: after SHUTDOWN (which prepared the exit
+/// itself), or after a signal whose final save succeeded (a failed one keeps the
+/// server running, as in Redis).
 async fn wait_for_shutdown(server: &Arc<Server>, signals: Signals) {
     let Signals { mut term, mut int } = signals;
-    let term_fut = async {
-        match term.as_mut() {
-            Some(s) => s.recv().await,
-            None => std::future::pending().await,
+    loop {
+        let directive = tokio::select! {
+            _ = next_signal(&mut term) => {
+                warning!("Received SIGTERM scheduling shutdown...");
+                "shutdown-on-sigterm"
+            }
+            _ = next_signal(&mut int) => {
+                warning!("Received SIGINT scheduling shutdown...");
+                "shutdown-on-sigint"
+            }
+            _ = server.shutdown.notify.notified() => return,
+        };
+        let flags = crate::persistence::ShutdownFlags::from_config(&server.config.get(directive));
+        let s = server.clone();
+        let ready = tokio::task::spawn_blocking(move || crate::persistence::prepare_shutdown(&s, flags)).await;
+        if matches!(ready, Ok(Ok(()))) {
+            return;
         }
-    };
-    let int_fut = async {
-        match int.as_mut() {
-            Some(s) => s.recv().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = term_fut => warning!("Received SIGTERM scheduling shutdown..."),
-        _ = int_fut => warning!("Received SIGINT scheduling shutdown..."),
-        _ = server.shutdown.notify.notified() => {}
+        let name = if directive == "shutdown-on-sigterm" { "SIGTERM" } else { "SIGINT" };
+        warning!("{name} received but errors trying to shut down the server, check the logs for more information");
     }
 }

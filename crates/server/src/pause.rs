@@ -46,8 +46,9 @@ impl Pause {
         self.active.store(false, Relaxed);
     }
 
-    /// If `cmd` from `client` must wait, when to look again.
-    pub fn blocks(&self, cmd: &Command, client: &ClientShared) -> Option<Instant> {
+    /// If `cmd` from `client` must wait, when to look again. `queued_flags`: for EXEC,
+    /// the flags of the commands it would run (a transaction that writes is a write).
+    pub fn blocks(&self, cmd: &Command, client: &ClientShared, queued_flags: u32) -> Option<Instant> {
         if !self.active.load(Relaxed) {
             return None;
         }
@@ -63,7 +64,7 @@ impl Pause {
         if matches!(client.kind(), ClientType::Replica | ClientType::Master) || cmd.name() == "client|unpause" {
             return None;
         }
-        let writes = cmd.meta.has(flag::WRITE) || cmd.meta.has(flag::MAY_REPLICATE);
+        let writes = (cmd.meta.flags | queued_flags) & (flag::WRITE | flag::MAY_REPLICATE) != 0;
         if mode == PauseMode::All || writes {
             return Some(until.min(now + RECHECK));
         }

@@ -55,7 +55,15 @@ pub struct Server {
     pub slowlog: SlowLog,
     pub latency: LatencyMonitor,
     pub pause: Pause,
+    /// Pub/Sub subscriptions (`pubsub.rs`).
+    pub pubsub: crate::pubsub::PubSub,
+    /// Lua scripts and functions, and the gate a running script holds (`scripting/`).
+    pub scripting: redoubt_scripting::Scripting,
+    /// WATCHed keys (`watch.rs`).
+    pub watches: crate::watch::Watches,
     pub shutdown: Shutdown,
+    /// Snapshots, the AOF, loading (`persistence/`).
+    pub persistence: crate::persistence::Persistence,
     pub started: Instant,
     pub start_unix_ms: i64,
     /// A random 40-hex-digit id of this run (INFO's `run_id`).
@@ -95,7 +103,11 @@ impl Server {
             slowlog: SlowLog::default(),
             latency: LatencyMonitor::default(),
             pause: Pause::default(),
+            pubsub: Default::default(),
+            scripting: crate::scripting::new_scripting(),
+            watches: Default::default(),
             shutdown: Shutdown::default(),
+            persistence: Default::default(),
             started: Instant::now(),
             start_unix_ms: now,
             run_id: random_hex(40),
@@ -112,6 +124,8 @@ impl Server {
             me: std::sync::OnceLock::new(),
         });
         let _ = server.me.set(Arc::downgrade(&server));
+        crate::watch::install(&server);
+        crate::persistence::install(&server);
         for d in crate::config::directives() {
             // Every directive's value reaches its runtime form once at start-up.
             if let Err(e) = crate::apply::apply(&server, d.name) {

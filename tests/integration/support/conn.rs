@@ -139,6 +139,34 @@ impl Conn {
         }
     }
 
+    /// Reads exactly one frame within `timeout`, a RESP3 push message included (for
+    /// pub/sub, where pushes are what is being tested).
+    pub fn try_read_frame(&mut self, timeout: Duration) -> Result<Vec<u8>, ReadError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.buf.is_empty() {
+                match decode(&self.buf) {
+                    Ok((_, used)) => return Ok(self.buf.drain(..used).collect()),
+                    Err(DecodeError::Incomplete) => {}
+                    Err(DecodeError::Invalid(why)) => {
+                        return Err(ReadError::Invalid(why, std::mem::take(&mut self.buf)))
+                    }
+                }
+            }
+            match self.fill(deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(ReadError::Closed(std::mem::take(&mut self.buf))),
+                Err(_) => return Err(ReadError::Timeout(std::mem::take(&mut self.buf))),
+            }
+        }
+    }
+
+    /// Reads one frame (push messages included); panics if none comes.
+    pub fn read_frame(&mut self) -> Vec<u8> {
+        let timeout = self.timeout;
+        self.try_read_frame(timeout).unwrap_or_else(|e| panic!("reading a frame: {e}"))
+    }
+
     /// Reads one reply's raw bytes; panics (with what arrived) if none comes.
     pub fn read(&mut self) -> Vec<u8> {
         let timeout = self.timeout;

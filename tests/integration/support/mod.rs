@@ -6,17 +6,20 @@
 //! - [`conn`]: `Conn` — raw RESP over TCP, one reply at a time, always with a deadline
 //! - [`diff`]: `Diff` — the same commands against both servers, replies compared byte for byte
 //! - [`wait`]: bounded polling
+//! - [`transcript`]: multi-connection scenarios run on both servers, transcripts compared
 
 pub mod conn;
 pub mod diff;
 pub mod help;
 pub mod process;
+pub mod transcript;
 pub mod wait;
 
 pub use conn::{encode, to_value, Conn, ReadError};
 pub use diff::Diff;
 pub use process::{is_listening_port, run_to_exit, temp_dir, Flavor, ServerProcess, Spec, TempDir};
 pub use redoubt_resp::value::Value;
+pub use transcript::{same_on_both, Transcript};
 pub use wait::{poll_until, wait_for};
 
 use redoubt_resp::value::decode;

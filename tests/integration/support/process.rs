@@ -238,7 +238,8 @@ impl ServerProcess {
     }
 
     /// Polls until the server answers PING (any reply: +PONG, -NOAUTH, -DENIED all
-    /// prove it is serving), or it exits, or the deadline passes.
+    /// prove it is serving; -LOADING does not, its data is not in yet), or it exits,
+    /// or the deadline passes.
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -248,7 +249,8 @@ impl ServerProcess {
             if let Ok(mut conn) = Conn::try_connect(self.addr(), Duration::from_millis(200)) {
                 conn.send(&["PING"]);
                 if let Ok(reply) = conn.try_read(Duration::from_secs(2)) {
-                    if reply.starts_with(b"+") || reply.starts_with(b"-") {
+                    // -LOADING: up, but not serving its data yet.
+                    if reply.starts_with(b"+") || (reply.starts_with(b"-") && !reply.starts_with(b"-LOADING")) {
                         return Ok(());
                     }
                 }

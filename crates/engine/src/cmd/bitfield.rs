@@ -237,7 +237,7 @@ fn reply_all(ctx: &mut Ctx, replies: impl ExactSizeIterator<Item = Option<i64>>)
 /// GETs only: read the key (absent reads as zeros) without creating it.
 fn run_reads(ctx: &mut Ctx, key: &[u8], ops: &[FieldOp]) -> CmdResult {
     let out = &mut *ctx.out;
-    read_bitmap(&mut ctx.db, key, |s| {
+    read_bitmap(ctx.db, key, |s| {
         out.array(ops.len());
         for op in ops {
             out.int(read_field(s.unwrap_or_default(), op));
@@ -271,7 +271,10 @@ fn run_writes(ctx: &mut Ctx, key: &[u8], ops: &[FieldOp]) -> CmdResult {
         .zip(&results)
         .filter(|(op, (reply, changed))| op.kind != OpKind::Get && reply.is_some() && (grew || *changed))
         .count();
-    ctx.db.dirty += changes as u64;
+    if changes > 0 {
+        ctx.db.dirty += changes as u64;
+        ctx.db.notify(crate::notify::STRING, "setbit", key);
+    }
     reply_all(ctx, results.iter().map(|&(reply, _)| reply));
     Ok(())
 }

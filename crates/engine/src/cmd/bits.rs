@@ -132,6 +132,7 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
     })?;
     if grew || old != on {
         ctx.db.dirty += 1;
+        ctx.db.notify(crate::notify::STRING, "setbit", args.get(1));
     }
     ctx.out.int(i64::from(old));
     Ok(())
@@ -141,9 +142,8 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn getbit(ctx: &mut Ctx, args: Args) -> CmdResult {
     let offset = bit_offset(args.get(2), None, ctx.db.engine.knobs.max_string())?;
     let byte = (offset >> 3) as usize;
-    let bit = read_bitmap(&mut ctx.db, args.get(1), |s| {
-        s.and_then(|s| s.get(byte)).is_some_and(|b| b & bit_mask(offset) != 0)
-    })?;
+    let bit =
+        read_bitmap(ctx.db, args.get(1), |s| s.and_then(|s| s.get(byte)).is_some_and(|b| b & bit_mask(offset) != 0))?;
     ctx.out.int(i64::from(bit));
     Ok(())
 }
@@ -256,7 +256,7 @@ fn find_bit(bytes: &[u8], first: u64, last: u64, bit: bool) -> Option<u64> {
 /// BITCOUNT key [start end [BYTE|BIT]]. In Redis 7.0 the key is looked up first, so a
 /// missing key answers 0 whatever the other arguments are.
 fn bitcount(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let n = read_bitmap(&mut ctx.db, args.get(1), |s| -> Result<u64, CmdError> {
+    let n = read_bitmap(ctx.db, args.get(1), |s| -> Result<u64, CmdError> {
         let Some(s) = s else { return Ok(0) };
         let (start, end, unit) = match args.len() {
             2 => (0, -1, Unit::Byte),
@@ -303,7 +303,7 @@ fn bitpos(ctx: &mut Ctx, args: Args) -> CmdResult {
         1 => true,
         _ => return Err(BIT_ARG_ERR),
     };
-    let pos = read_bitmap(&mut ctx.db, args.get(1), |s| -> Result<i64, CmdError> {
+    let pos = read_bitmap(ctx.db, args.get(1), |s| -> Result<i64, CmdError> {
         let Some(s) = s else { return Ok(if bit { -1 } else { 0 }) };
         let (range, end_given) = bitpos_range(args, s.len())?;
         let Some((first, last)) = range else { return Ok(-1) };
@@ -370,15 +370,17 @@ fn bitop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut result = Vec::new();
     for (i, key) in args.iter().enumerate().skip(3) {
         let src_op = if i == 3 && op != BitOp::Not { BitOp::Or } else { op };
-        read_bitmap(&mut ctx.db, key, |s| fold_source(&mut result, s.unwrap_or_default(), src_op))?;
+        read_bitmap(ctx.db, key, |s| fold_source(&mut result, s.unwrap_or_default(), src_op))?;
     }
     let dest = args.get(2);
     let len = result.len();
     if len > 0 {
         ctx.db.set(dest, NewValue::raw(result), Expiry::Clear)?;
         ctx.db.dirty += 1;
+        ctx.db.notify(crate::notify::STRING, "set", dest);
     } else if ctx.db.delete(dest)? {
         ctx.db.dirty += 1;
+        ctx.db.notify(crate::notify::GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
     Ok(())

@@ -42,6 +42,7 @@ pub fn empty(ctx: &mut Ctx, db: Option<usize>, lazy: bool) -> usize {
     let mut garbage: Vec<ShardDb> = Vec::new();
     for &d in &dbs {
         ctx.db.touch_db(d);
+        ctx.db.before_write_db(d);
     }
     for shard in 0..SHARDS {
         for &d in &dbs {
@@ -97,13 +98,17 @@ fn swapdb(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(err::DB_RANGE);
     }
     if a != b {
-        ctx.db.touch_db(a);
-        ctx.db.touch_db(b);
+        ctx.db.touch_swapped_dbs(a, b);
+        ctx.db.before_write_db(a);
+        ctx.db.before_write_db(b);
         for shard in 0..SHARDS {
             if let Some(s) = ctx.db.locked().shard(shard) {
                 s.dbs.swap(a, b);
             }
         }
+        // Clients blocked in either database may now see data (Redis's
+        // `scanDatabaseForReadyKeys`).
+        crate::blocking::signal_swapped(ctx.db, a, b);
     }
     ctx.db.dirty += 1;
     ctx.out.ok();

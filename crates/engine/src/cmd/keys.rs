@@ -9,6 +9,7 @@ use crate::engine::EvictionPolicy;
 use crate::exec::{err, fast_random, Access, CmdError, CmdResult, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::{shard_of_slot, SHARDS};
+use crate::notify;
 use crate::slot::SLOTS;
 use crate::value::{StrRef, ValueRef};
 
@@ -47,6 +48,7 @@ fn del(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut n = 0;
     for key in args.iter().skip(1) {
         if ctx.db.delete(key)? {
+            ctx.db.notify(notify::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -102,6 +104,8 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> Result<bool, CmdError>
     let entry = ctx.db.take_in(db, src)?.ok_or(err::NO_SUCH_KEY)?;
     ctx.db.put_entry_in(db, entry.rekey(dst))?;
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::GENERIC, "rename_from", src);
+    ctx.db.notify(notify::GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -153,6 +157,7 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     ctx.db.put_entry_in(dst_db, copy)?;
     ctx.db.dirty += 1;
+    ctx.db.notify_in(dst_db, notify::GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -175,6 +180,8 @@ fn move_cmd(ctx: &mut Ctx, args: Args) -> CmdResult {
     let entry = ctx.db.take_in(src, key)?.ok_or(err::NO_SUCH_KEY)?;
     ctx.db.put_entry_in(target, entry)?;
     ctx.db.dirty += 1;
+    ctx.db.notify_in(src, notify::GENERIC, "move_from", key);
+    ctx.db.notify_in(target, notify::GENERIC, "move_to", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -377,7 +384,7 @@ fn randomkey(ctx: &mut Ctx, _args: Args) -> CmdResult {
 
 /// Looks up the key of an OBJECT subcommand; replies null and returns None if absent.
 fn object_target<'c>(ctx: &'c mut Ctx, args: Args) -> Result<Option<crate::entry::EntryMut<'c>>, CmdError> {
-    let e = ctx.db.find(args.get(2), Access::ReadNoTouch)?;
+    let e = ctx.db.find(args.get(2), Access::ReadQuiet)?;
     if e.is_none() {
         ctx.out.null();
     }
@@ -385,7 +392,7 @@ fn object_target<'c>(ctx: &'c mut Ctx, args: Args) -> Result<Option<crate::entry
 }
 
 fn object_encoding(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let Some(enc) = ctx.db.find(args.get(2), Access::ReadNoTouch)?.map(|e| e.value().encoding()) else {
+    let Some(enc) = ctx.db.find(args.get(2), Access::ReadQuiet)?.map(|e| e.value().encoding()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -520,6 +527,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base_ms: i64, seconds: bool, name: 
     let db = ctx.db.index;
     if when <= ctx.db.now_ms && !replica {
         ctx.db.delete(key)?;
+        ctx.db.notify(notify::GENERIC, "del", key);
         let verb: &[u8] = if ctx.db.engine.knobs.lazyfree_lazy_expire.load(std::sync::atomic::Ordering::Relaxed) {
             b"UNLINK"
         } else {
@@ -528,6 +536,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base_ms: i64, seconds: bool, name: 
         ctx.db.propagate(db, OwnedArgs::from_slices([verb, key]));
     } else {
         ctx.db.set_expire(key, Some(when))?;
+        ctx.db.notify(notify::GENERIC, "expire", key);
         let mut a = OwnedArgs::from_slices([&b"PEXPIREAT"[..], key, when.to_string().as_bytes()]);
         args.iter().skip(3).for_each(|x| a.push(x));
         ctx.db.propagate(db, a);
@@ -596,6 +605,7 @@ fn persist(ctx: &mut Ctx, args: Args) -> CmdResult {
     if had {
         ctx.db.set_expire(key, None)?;
         ctx.db.dirty += 1;
+        ctx.db.notify(notify::GENERIC, "persist", key);
     }
     ctx.out.int(had as i64);
     Ok(())

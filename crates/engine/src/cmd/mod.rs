@@ -7,15 +7,33 @@
 //! - [`lcs`]: LCS, the longest common subsequence of two strings
 //! - [`keys`]: generic key commands (DEL, EXISTS, EXPIRE, RENAME, SCAN, ...)
 //! - [`db`]: whole-database commands (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB)
+//! - [`dump`]: DUMP and RESTORE, through the payload codec the server installs
+//! - [`hll`]: HyperLogLog (PFADD, PFCOUNT, PFMERGE) in Redis's string format
+//! - [`sort`]: SORT and SORT_RO (BY, GET, LIMIT, ALPHA, STORE)
+//! - [`hash`]: HSET, HGET, HINCRBY, HRANDFIELD, HSCAN and the rest of the hash family
+//! - [`set`]: SADD, SPOP, SINTER/SUNION/SDIFF (and STORE), SSCAN and the set family
+//! - [`elements`]: replying with collection elements; random picks (SRANDMEMBER, ...)
+//! - [`zset`]: ZADD, ZRANGE (all forms), ZUNION/ZINTER/ZDIFF, ZPOP*, ZSCAN: sorted sets
+//! - [`geo`]: GEOADD, GEOSEARCH, GEORADIUS and the rest: positions in sorted sets
+//! - [`list`]: LPUSH, LPOP, LRANGE, LMOVE, LMPOP, ... and the blocking BLPOP family
 //! - [`registry`]: the data commands joined with their metadata, and `execute`
 
 pub mod bitfield;
 pub mod bits;
 pub mod db;
+pub mod dump;
+pub mod elements;
+pub mod geo;
+pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod lcs;
+pub mod list;
 pub mod registry;
+pub mod set;
+pub mod sort;
 pub mod string;
+pub mod zset;
 
 use redoubt_resp::number::parse_i64;
 
@@ -26,6 +44,9 @@ use crate::exec::{err, CmdError, Handler};
 pub enum LockMode {
     /// The shards of the keys named by the command's key specs.
     Keys,
+    /// SORT and SORT_RO: the shards of their keys, or every shard when a BY or GET
+    /// pattern makes them read keys named by the data ([`sort::needs_every_shard`]).
+    KeysOrPatterns,
     /// Every shard (the command sees the whole keyspace at one instant).
     All,
     /// None: the handler locks what it needs itself, shard by shard.
@@ -45,9 +66,17 @@ pub fn all() -> impl Iterator<Item = &'static DataCommand> {
         .iter()
         .chain(keys::COMMANDS)
         .chain(db::COMMANDS)
+        .chain(dump::COMMANDS)
         .chain(bits::COMMANDS)
         .chain(bitfield::COMMANDS)
         .chain(lcs::COMMANDS)
+        .chain(hll::COMMANDS)
+        .chain(sort::COMMANDS)
+        .chain(hash::COMMANDS)
+        .chain(set::COMMANDS)
+        .chain(zset::COMMANDS)
+        .chain(geo::COMMANDS)
+        .chain(list::COMMANDS)
 }
 
 /// An integer argument, or Redis's "not an integer" error.

@@ -76,7 +76,8 @@ pub fn lowercase(name: &[u8]) -> Option<String> {
 pub fn shards_for(meta: &CommandMeta, mode: LockMode, args: Args) -> Option<Vec<usize>> {
     match mode {
         LockMode::None | LockMode::All => None,
-        LockMode::Keys => {
+        LockMode::KeysOrPatterns if super::sort::needs_every_shard(args) => None,
+        LockMode::Keys | LockMode::KeysOrPatterns => {
             let positions = meta.key_positions(|i| args.get(i), args.len());
             Some(positions.into_iter().map(|i| KeyLoc::of(args.get(i)).shard()).collect())
         }
@@ -96,7 +97,8 @@ pub fn lock_for<'e, 'a>(
     match mode {
         LockMode::None => (ks.lock_none(), None),
         LockMode::All => (ks.lock_all(), None),
-        LockMode::Keys => {
+        LockMode::KeysOrPatterns if super::sort::needs_every_shard(args) => (ks.lock_all(), None),
+        LockMode::Keys | LockMode::KeysOrPatterns => {
             let m = meta;
             // The common case, one key at a fixed place, without allocating.
             if m.key_specs.len() == 1
@@ -126,8 +128,26 @@ pub fn execute(
     out: &mut ReplyBuf,
     now_ms: i64,
 ) -> (CmdResult, Changes) {
+    execute_for(engine, meta, cmd, db, args, out, now_ms, None)
+}
+
+/// [`execute`] for a client that a blocking command may park (`blocker`: see
+/// `blocking`). With None, blocking commands take their non-blocking form; when the
+/// command blocked, `Changes::blocked` says so and `out` got no reply.
+#[allow(clippy::too_many_arguments)]
+pub fn execute_for(
+    engine: &Engine,
+    meta: &CommandMeta,
+    cmd: &DataCommand,
+    db: usize,
+    args: Args,
+    out: &mut ReplyBuf,
+    now_ms: i64,
+    blocker: Option<crate::blocking::Blocker>,
+) -> (CmdResult, Changes) {
     let (locked, hint) = lock_for(engine, meta, cmd.lock, args);
     let mut db = Db::new(engine, locked, db, now_ms);
+    db.blocker = blocker;
     if let Some((key, loc)) = hint {
         db.hint(key, loc);
     }

@@ -6,6 +6,7 @@ use redoubt_resp::ReplyBuf;
 use super::{int_arg, invalid_expire, is, DataCommand, LockMode::Keys};
 use crate::exec::{err, Access, CmdError, CmdResult, Ctx, Expiry};
 use crate::longdouble::{self, LdError};
+use crate::notify;
 use crate::value::{NewValue, Object, StrRef, ValueRef};
 
 pub static COMMANDS: &[DataCommand] = &[
@@ -157,6 +158,10 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], o: &SetOptions, ok_reply
     };
     ctx.db.set(key, NewValue::string(value), expiry)?;
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::STRING, "set", key);
+    if o.expire_at.is_some() {
+        ctx.db.notify(notify::GENERIC, "expire", key);
+    }
     if !o.get {
         match ok_reply {
             SetReply::Ok => ctx.out.ok(),
@@ -215,6 +220,7 @@ fn getset(ctx: &mut Ctx, args: Args) -> CmdResult {
     ctx.db.with_string(key, Access::Read, |s| reply_str(out, s))?;
     ctx.db.set(key, NewValue::string(value), Expiry::Clear)?;
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::STRING, "set", key);
     ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"SET"[..], key, value]));
     Ok(())
 }
@@ -229,6 +235,7 @@ fn getdel(ctx: &mut Ctx, args: Args) -> CmdResult {
     if found {
         ctx.db.delete(key)?;
         ctx.db.dirty += 1;
+        ctx.db.notify(notify::GENERIC, "del", key);
         ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"DEL"[..], key]));
     }
     Ok(())
@@ -250,10 +257,12 @@ fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
         if t <= ctx.db.now_ms && !ctx.db.engine.knobs.is_replica.load(std::sync::atomic::Ordering::Relaxed) {
             ctx.db.delete(key)?;
             ctx.db.dirty += 1;
+            ctx.db.notify(notify::GENERIC, "del", key);
             ctx.db.propagate(db, OwnedArgs::from_slices([&b"DEL"[..], key]));
         } else {
             ctx.db.set_expire(key, Some(t))?;
             ctx.db.dirty += 1;
+            ctx.db.notify(notify::GENERIC, "expire", key);
             let at = redoubt_resp::number::i64_to_vec(t);
             ctx.db.propagate(db, OwnedArgs::from_slices([&b"PEXPIREAT"[..], key, &at]));
         }
@@ -262,6 +271,7 @@ fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
         if had {
             ctx.db.set_expire(key, None)?;
             ctx.db.dirty += 1;
+            ctx.db.notify(notify::GENERIC, "persist", key);
             ctx.db.propagate(db, OwnedArgs::from_slices([&b"PERSIST"[..], key]));
         }
     }
@@ -292,6 +302,7 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
     }
     for i in (1..args.len()).step_by(2) {
         ctx.db.set(args.get(i), NewValue::string(args.get(i + 1)), Expiry::Clear)?;
+        ctx.db.notify(notify::STRING, "set", args.get(i));
     }
     ctx.db.dirty += (args.len() as u64 - 1) / 2;
     if nx {
@@ -324,6 +335,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let new = old.checked_add(by).ok_or(err::OVERFLOW)?;
     ctx.db.update(key, NewValue::Int(new))?;
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -359,6 +371,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
     // Redis stores the formatted result as is, never as an int-encoded string.
     ctx.db.update(key, NewValue::text(&new))?;
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(&new);
     // Replicated as SET with the final value, so replicas never redo float arithmetic.
     ctx.db.propagate(ctx.db.index, OwnedArgs::from_slices([&b"SET"[..], key, &new, b"KEEPTTL"]));
@@ -411,6 +424,7 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
     };
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::STRING, "append", key);
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -490,6 +504,7 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
     };
     ctx.db.dirty += 1;
+    ctx.db.notify(notify::STRING, "setrange", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }

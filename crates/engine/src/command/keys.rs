@@ -115,7 +115,10 @@ pub fn positions<'a>(specs: &[KeySpec], arg: impl Fn(usize) -> &'a [u8], argc: u
                 };
                 let step = (*key_step).max(1) as i64;
                 let first = first + *first_key as i64;
-                (first, first + (n - 1) * step, step)
+                // A client-chosen count can be huge: saturate, and the range check below
+                // then finds the keys do not fit in the arguments.
+                let last = (n - 1).checked_mul(step).and_then(|span| first.checked_add(span)).unwrap_or(i64::MAX);
+                (first, last, step)
             }
             FindKeys::Unknown => continue,
         };
@@ -129,6 +132,48 @@ pub fn positions<'a>(specs: &[KeySpec], arg: impl Fn(usize) -> &'a [u8], argc: u
         }
     }
     out
+}
+
+/// Flags of a key read to be used (Redis's `CMD_KEY_RO | CMD_KEY_ACCESS`).
+const READ: &[&str] = &["RO", "access"];
+/// Flags of a key overwritten (Redis's `CMD_KEY_OW | CMD_KEY_UPDATE`).
+const OVERWRITE: &[&str] = &["OW", "update"];
+
+/// Keys and their flags from Redis's key procedure, for the commands whose key specs
+/// are incomplete (an "unknown" spec); None for every other command.
+pub fn procedure<'a>(
+    name: &str,
+    arg: &dyn Fn(usize) -> &'a [u8],
+    argc: usize,
+) -> Option<Vec<(usize, &'static [&'static str])>> {
+    match name {
+        "sort" => Some(sort_keys(arg, argc)),
+        // Redis's `sortROGetKeys`: the sorted key only (BY and GET name no key).
+        "sort_ro" => Some(vec![(1, READ)]),
+        _ => None,
+    }
+}
+
+/// Redis's `sortGetKeys`: the sorted key, then the last STORE key. Options are walked
+/// as SORT parses them only roughly: LIMIT skips two arguments, BY and GET one, and
+/// anything else none, so `STORE` is found wherever it can be an option.
+fn sort_keys<'a>(arg: &dyn Fn(usize) -> &'a [u8], argc: usize) -> Vec<(usize, &'static [&'static str])> {
+    let mut keys = vec![(1, READ)];
+    let mut store = None;
+    let mut i = 2;
+    while i < argc {
+        let a = arg(i);
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < argc {
+            store = Some((i + 1, OVERWRITE));
+        }
+        i += 1;
+    }
+    keys.extend(store);
+    keys
 }
 
 #[cfg(test)]
@@ -147,9 +192,17 @@ mod tests {
         assert_eq!(keys_of("del", &["del", "a", "b", "c"]), vec![1, 2, 3]);
         assert_eq!(keys_of("zunionstore", &["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]), vec![1, 3, 4]);
         assert_eq!(keys_of("eval", &["eval", "s", "2", "a", "b", "x"]), vec![3, 4]);
-        // SORT names its STORE key in an "unknown" spec: Redis needs a key procedure.
-        assert_eq!(keys_of("sort", &["sort", "l", "STORE", "d"]), vec![1]);
+        // SORT names its STORE key in an "unknown" spec: its key procedure finds it.
+        assert_eq!(keys_of("sort", &["sort", "l", "STORE", "d"]), vec![1, 3]);
+        assert_eq!(
+            keys_of("sort", &["sort", "l", "LIMIT", "0", "1", "BY", "store", "STORE", "a", "STORE", "b"]),
+            vec![1, 10]
+        );
+        assert_eq!(keys_of("sort", &["sort", "l", "GET", "#", "STORE"]), vec![1]);
+        assert_eq!(keys_of("sort_ro", &["sort_ro", "l", "BY", "w_*"]), vec![1]);
         assert_eq!(keys_of("bitop", &["bitop", "and", "d", "a", "b"]), vec![2, 3, 4]);
         assert!(keys_of("eval", &["eval", "s", "x"]).is_empty());
+        // A huge key count must not overflow: no keys fit, none are returned.
+        assert!(keys_of("eval", &["eval", "s", "9223372036854775807", "a"]).is_empty());
     }
 }

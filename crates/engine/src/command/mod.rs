@@ -108,9 +108,14 @@ impl CommandMeta {
         self.docs.and_then(|d| d.get("group")).and_then(Node::as_str).unwrap_or("")
     }
 
-    /// Positions of the key arguments in `args` (the command name is position 0).
+    /// Positions of the key arguments in `args` (the command name is position 0): from
+    /// the key specs, or, for a command whose specs cannot say (SORT's STORE key), from
+    /// its key procedure, as Redis's `getKeysFromCommandWithSpecs` falls back to one.
     pub fn key_positions<'a>(&self, args: impl Fn(usize) -> &'a [u8], argc: usize) -> Vec<usize> {
-        keys::positions(&self.key_specs, args, argc)
+        match keys::procedure(self.name, &args, argc) {
+            Some(found) => found.into_iter().map(|(i, _)| i).collect(),
+            None => keys::positions(&self.key_specs, args, argc),
+        }
     }
 }
 

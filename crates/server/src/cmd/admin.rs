@@ -26,16 +26,17 @@ fn lastsave(c: &mut Call) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Until persistence lands (issue #4)
-/// there is nothing to save: SAVE is refused rather than pretended, and the default
-/// shuts down without a snapshot, saying so in the log.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: the final snapshot is written when
+/// save points exist (or SAVE is given) unless NOSAVE; if it fails the server keeps
+/// running and the command fails, unless FORCE.
 fn shutdown(c: &mut Call) -> CmdResult {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
+    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
     for a in c.args.iter().skip(1) {
         match a.to_ascii_lowercase().as_slice() {
             b"save" => save = true,
             b"nosave" => nosave = true,
-            b"now" | b"force" => {}
+            b"force" => force = true,
+            b"now" => {}
             b"abort" => abort = true,
             _ => return Err(err::SYNTAX),
         }
@@ -46,11 +47,11 @@ fn shutdown(c: &mut Call) -> CmdResult {
     if abort {
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
-    if save {
-        crate::warning!("SHUTDOWN SAVE refused: persistence is not available in this build yet.");
+    crate::warning!("User requested shutdown...");
+    let flags = crate::persistence::ShutdownFlags { save, nosave, force };
+    if tokio::task::block_in_place(|| crate::persistence::prepare_shutdown(c.server, flags)).is_err() {
         return Err(CmdError::Static("ERR Errors trying to SHUTDOWN. Check logs."));
     }
-    crate::warning!("User requested shutdown...");
     c.server.request_shutdown(save, nosave);
     c.flow = Flow::Shutdown;
     Ok(())

@@ -243,19 +243,25 @@ fn no_evict(c: &mut Call) -> CmdResult {
     Ok(())
 }
 
-/// Blocking commands arrive with the data-types issue; until then no client can be
-/// blocked, so UNBLOCK answers 0 after checking its arguments as Redis does.
+/// CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: releases a client blocked on keys (BLPOP and
+/// friends) with the timeout reply or the UNBLOCKED error; 1 if it was blocked. The
+/// reason is checked before the id, as Redis does.
 fn unblock(c: &mut Call) -> CmdResult {
-    parse_i64(c.args.get(2)).ok_or(err::NOT_INTEGER)?;
+    if c.args.len() > 4 {
+        return Err(redoubt_engine::cmd::subcommand_syntax_error(c.args));
+    }
+    let mut error = false;
     if c.args.len() == 4 {
         let r = c.args.get(3);
-        if !r.eq_ignore_ascii_case(b"timeout") && !r.eq_ignore_ascii_case(b"error") {
+        if r.eq_ignore_ascii_case(b"error") {
+            error = true;
+        } else if !r.eq_ignore_ascii_case(b"timeout") {
             return Err(CmdError::Static("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
         }
-    } else if c.args.len() > 4 {
-        return Err(err::SYNTAX);
     }
-    c.out.int(0);
+    let id = parse_i64(c.args.get(2)).ok_or(err::NOT_INTEGER)?;
+    let done = u64::try_from(id).is_ok_and(|id| crate::blocked::unblock(c.server, id, error));
+    c.out.int(done as i64);
     Ok(())
 }
 

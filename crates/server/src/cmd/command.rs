@@ -219,7 +219,12 @@ fn getkeysandflags(c: &mut Call) -> CmdResult {
     let (cmd, _) = keys_of(c)?;
     let args = c.args.tail(2);
     let mut found: Vec<(usize, Vec<&'static str>)> = Vec::new();
-    for spec in &cmd.meta.key_specs {
+    // Commands whose specs are incomplete (SORT) have a key procedure with its flags.
+    let by_procedure = redoubt_engine::command::keys::procedure(cmd.name(), &|i| args.get(i), args.len());
+    for (p, flags) in by_procedure.iter().flatten() {
+        found.push((*p, flags.to_vec()));
+    }
+    for spec in cmd.meta.key_specs.iter().filter(|_| by_procedure.is_none()) {
         let flags = match spec.has_flag("variable_flags") {
             true => variable_flags(&cmd, args).unwrap_or_else(|| spec.flags.clone()),
             false => spec.flags.clone(),

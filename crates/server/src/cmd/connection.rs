@@ -26,6 +26,13 @@ fn ping(c: &mut Call) -> CmdResult {
     if c.args.len() > 2 {
         return Err(redoubt_engine::cmd::registry::arity_error("ping"));
     }
+    if crate::pubsub::subscribed_ping(c.state) {
+        // A subscribed RESP2 client gets a message-shaped reply: ["pong", message].
+        c.out.array(2);
+        c.out.bulk(b"pong");
+        c.out.bulk(if c.args.len() == 2 { c.args.get(1) } else { b"" });
+        return Ok(());
+    }
     match c.args.len() {
         1 => c.out.simple(b"PONG"),
         _ => c.out.bulk(c.args.get(1)),
@@ -46,6 +53,8 @@ fn quit(c: &mut Call) -> CmdResult {
 
 fn reset(c: &mut Call) -> CmdResult {
     let authenticated = !c.server.knobs.has_password.load(Relaxed);
+    crate::multi::end(c.server, c.state, c.client);
+    crate::pubsub::reset(c.server, c.state, c.client);
     *c.state = ClientState::new(authenticated);
     c.out.proto = Protocol::Resp2;
     *c.client.name.lock().unwrap_or_else(|e| e.into_inner()) = None;

@@ -1,6 +1,6 @@
 //! DEBUG: the subcommands tests and operators rely on — SLEEP, OBJECT, DIGEST,
-//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, PROTOCOL, POPULATE, LOG, ERROR, HELP. The rest of
-//! Redis's DEBUG (RELOAD, LOADAOF, CHANGE-REPL-ID, ...) arrives with the features they
+//! DIGEST-VALUE, SET-ACTIVE-EXPIRE, PROTOCOL, POPULATE, RELOAD, LOG, ERROR, HELP. The
+//! rest of Redis's DEBUG (LOADAOF, CHANGE-REPL-ID, ...) arrives with the features they
 //! exercise; until then they get Redis's unknown-subcommand error.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -39,6 +39,7 @@ fn debug(c: &mut Call) -> CmdResult {
         }
         (b"protocol", 3) => protocol(c),
         (b"populate", 3..=5) => populate(c),
+        (b"reload", _) => reload(c),
         (b"log", 3) => {
             crate::warning!("DEBUG LOG: {}", String::from_utf8_lossy(c.args.get(2)));
             c.out.ok();
@@ -85,32 +86,10 @@ fn with_key<R>(c: &Call, key: &[u8], f: impl FnOnce(&mut Db) -> R) -> R {
     f(&mut db)
 }
 
-/// The length Redis's RDB would give the value (without LZF compression, which
-/// arrives with persistence).
-fn serialized_len(v: ValueRef) -> usize {
-    let len_bytes = |n: usize| {
-        if n < 64 {
-            1
-        } else if n < 16384 {
-            2
-        } else if n <= u32::MAX as usize {
-            5
-        } else {
-            9
-        }
-    };
-    match v.as_str() {
-        Some(StrRef::Int(i)) if (-128..=127).contains(&i) => 2,
-        Some(StrRef::Int(i)) if (-32768..=32767).contains(&i) => 3,
-        Some(StrRef::Int(i)) if (i32::MIN as i64..=i32::MAX as i64).contains(&i) => 5,
-        Some(s) => len_bytes(s.len()) + s.len(),
-        None => 0,
-    }
-}
-
 fn object(c: &mut Call) -> CmdResult {
     let key = c.args.get(2).to_vec();
     let now = redoubt_engine::clock::now_ms();
+    let compress = c.server.config.get_bool("rdbcompression");
     let line = with_key(c, &key, |db| -> Result<String, CmdError> {
         let index = db.index;
         let e = db.peek_in(index, &key)?.ok_or(err::NO_SUCH_KEY)?;
@@ -121,7 +100,7 @@ fn object(c: &mut Call) -> CmdResult {
             e.key().as_ptr(),
             if shared_int { i32::MAX as i64 } else { 1 },
             v.encoding(),
-            serialized_len(v),
+            redoubt_persist::rdb::object::serialized_len(v, compress),
             e.lru() & redoubt_engine::clock::LRU_CLOCK_MAX,
             redoubt_engine::clock::idle_ms(e.lru(), now) / 1000
         ))
@@ -149,6 +128,23 @@ fn digest_value(c: &mut Call) -> CmdResult {
         })?;
         c.out.simple(hex.as_bytes());
     }
+    Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the dump, empty the dataset, load
+/// the dump back (persistence's round trip, in one command).
+fn reload(c: &mut Call) -> CmdResult {
+    let (mut save, mut flush, mut merge) = (true, true, false);
+    for a in c.args.iter().skip(2) {
+        match a.to_ascii_lowercase().as_slice() {
+            b"merge" => merge = true,
+            b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => return Err(CmdError::Static("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")),
+        }
+    }
+    tokio::task::block_in_place(|| crate::persistence::rdb::debug_reload(c.server, save, flush, merge))?;
+    c.out.ok();
     Ok(())
 }
 

@@ -97,43 +97,12 @@ pub fn section(server: &Server, name: &str) -> Option<String> {
             f("maxclients", &server.knobs.maxclients.load(Relaxed));
             f("client_recent_max_input_buffer", &0);
             f("client_recent_max_output_buffer", &0);
-            f("blocked_clients", &0);
+            f("blocked_clients", &server.engine.knobs.blocked.load(Relaxed));
             f("tracking_clients", &0);
-            f("clients_in_timeout_table", &0);
+            f("clients_in_timeout_table", &server.engine.blocking.timed());
         }
         "memory" => memory_section(server, &mut f),
-        "persistence" => {
-            f("loading", &0);
-            f("async_loading", &0);
-            f("current_cow_peak", &0);
-            f("current_cow_size", &0);
-            f("current_cow_size_age", &0);
-            f("current_fork_perc", &"0.00");
-            f("current_save_keys_processed", &0);
-            f("current_save_keys_total", &0);
-            f("rdb_changes_since_last_save", &stats::total(Stat::Dirty));
-            f("rdb_bgsave_in_progress", &0);
-            f("rdb_last_save_time", &server.last_save.load(Relaxed));
-            f("rdb_last_bgsave_status", &"ok");
-            f("rdb_last_bgsave_time_sec", &-1);
-            f("rdb_current_bgsave_time_sec", &-1);
-            f("rdb_saves", &0);
-            f("rdb_last_cow_size", &0);
-            f("rdb_last_load_keys_expired", &0);
-            f("rdb_last_load_keys_loaded", &0);
-            f("aof_enabled", &0);
-            f("aof_rewrite_in_progress", &0);
-            f("aof_rewrite_scheduled", &0);
-            f("aof_last_rewrite_time_sec", &-1);
-            f("aof_current_rewrite_time_sec", &-1);
-            f("aof_last_bgrewrite_status", &"ok");
-            f("aof_rewrites", &0);
-            f("aof_rewrites_consecutive_failures", &0);
-            f("aof_last_write_status", &"ok");
-            f("aof_last_cow_size", &0);
-            f("module_fork_in_progress", &0);
-            f("module_fork_last_cow_size", &0);
-        }
+        "persistence" => crate::persistence::info(server, &mut f),
         "stats" => stats_section(server, &mut f),
         "replication" => {
             let (first, histlen) = server.engine.journal.backlog_range();
@@ -258,24 +227,23 @@ fn memory_section(server: &Server, f: &mut Field) {
         "used_memory_dataset_perc",
         &format!("{:.2}%", if used > 0 { dataset as f64 * 100.0 / used as f64 } else { 0.0 }),
     );
-    // No Lua VM, scripts or functions exist yet (they arrive with issue #3).
-    for zero in [
-        "used_memory_lua",
-        "used_memory_vm_eval",
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
-        "number_of_functions",
-        "number_of_libraries",
-        "used_memory_vm_functions",
-        "used_memory_vm_total",
-        "used_memory_functions",
-        "used_memory_scripts",
-    ] {
-        f(zero, &0);
-    }
-    f("used_memory_lua_human", &"0B");
-    f("used_memory_vm_total_human", &"0B");
-    f("used_memory_scripts_human", &"0B");
+    // Lua: the EVAL state and its scripts, the functions state and its libraries.
+    let st = &server.scripting.stats;
+    let (vm_eval, vm_functions) = (st.eval_vm_bytes.load(Relaxed), st.functions_vm_bytes.load(Relaxed));
+    let (scripts_eval, functions_mem) = (st.scripts_bytes.load(Relaxed), st.functions_bytes.load(Relaxed));
+    f("used_memory_lua", &vm_eval);
+    f("used_memory_vm_eval", &vm_eval);
+    f("used_memory_lua_human", &human_bytes(vm_eval as u64));
+    f("used_memory_scripts_eval", &scripts_eval);
+    f("number_of_cached_scripts", &st.scripts.load(Relaxed));
+    f("number_of_functions", &st.functions.load(Relaxed));
+    f("number_of_libraries", &st.libraries.load(Relaxed));
+    f("used_memory_vm_functions", &vm_functions);
+    f("used_memory_vm_total", &(vm_eval + vm_functions));
+    f("used_memory_vm_total_human", &human_bytes((vm_eval + vm_functions) as u64));
+    f("used_memory_functions", &functions_mem);
+    f("used_memory_scripts", &(scripts_eval + functions_mem));
+    f("used_memory_scripts_human", &human_bytes((scripts_eval + functions_mem) as u64));
     f("total_system_memory", &total_mem);
     f("total_system_memory_human", &human_bytes(total_mem));
     f("maxmemory", &maxmemory);
@@ -335,9 +303,9 @@ fn stats_section(server: &Server, f: &mut Field) {
     f("current_eviction_exceeded_time", &current_ms);
     f("keyspace_hits", &stats::total(Stat::KeyspaceHits));
     f("keyspace_misses", &stats::total(Stat::KeyspaceMisses));
-    f("pubsub_channels", &0);
-    f("pubsub_patterns", &0);
-    f("pubsubshard_channels", &0);
+    f("pubsub_channels", &server.pubsub.count(crate::pubsub::Kind::Channel));
+    f("pubsub_patterns", &server.pubsub.count(crate::pubsub::Kind::Pattern));
+    f("pubsubshard_channels", &server.pubsub.count(crate::pubsub::Kind::Shard));
     f("latest_fork_usec", &0);
     f("total_forks", &0);
     f("migrate_cached_sockets", &0);

@@ -11,6 +11,10 @@
 //! - [`latency`]: the latency monitor, with its state
 //! - [`monitor`]: MONITOR and its feed
 //! - [`admin`]: TIME, LASTSAVE, SHUTDOWN
+//! - [`pubsub`]: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, (S)PUBLISH, PUBSUB
+//!
+//! MULTI, EXEC, DISCARD, WATCH and UNWATCH are in `crate::multi`, next to the
+//! transaction state they drive.
 
 pub mod admin;
 pub mod client;
@@ -21,6 +25,7 @@ pub mod debug;
 pub mod info;
 pub mod latency;
 pub mod monitor;
+pub mod pubsub;
 pub mod slowlog;
 
 use crate::dispatch::ServerCommand;
@@ -37,6 +42,10 @@ pub static SERVER_COMMANDS: &[&[ServerCommand]] = &[
     latency::COMMANDS,
     monitor::COMMANDS,
     admin::COMMANDS,
+    pubsub::COMMANDS,
+    crate::multi::COMMANDS,
+    crate::persistence::commands::COMMANDS,
+    crate::scripting::commands::COMMANDS,
 ];
 
 pub use redoubt_engine::cmd::help_reply as help;

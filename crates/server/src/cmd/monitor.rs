@@ -28,9 +28,15 @@ fn monitor(c: &mut Call) -> CmdResult {
 
 /// Sends the command `args`, run by `client` in database `db`, to every monitor.
 pub fn feed(server: &Server, client: &ClientShared, db: usize, args: Args) {
-    let now = redoubt_engine::clock::now_us();
     let addr = if client.unix { format!("unix:{}", client.laddr) } else { client.addr.clone() };
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, db, addr);
+    feed_as(server, client.id, db, &addr, args);
+}
+
+/// [`feed`] for a command whose origin is shown as `origin` (`lua` for the commands
+/// a script runs); the monitor `client_id`, if any, is not fed its own command.
+pub fn feed_as(server: &Server, client_id: u64, db: usize, origin: &str, args: Args) {
+    let now = redoubt_engine::clock::now_us();
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, db, origin);
     let name = args.get(0).to_ascii_lowercase();
     for (i, a) in args.iter().enumerate() {
         line.push(' ');
@@ -48,7 +54,7 @@ pub fn feed(server: &Server, client: &ClientShared, db: usize, args: Args) {
     line.push_str("\r\n");
     let limit = FEED_BACKLOG_BYTES_MAX.max(server.knobs.output_limits[0][0].load(Relaxed) as usize);
     for m in server.clients.all() {
-        if m.monitor.load(Relaxed) && m.id != client.id && !m.push(line.as_bytes(), limit) {
+        if m.monitor.load(Relaxed) && m.id != client_id && !m.push(line.as_bytes(), limit) {
             crate::warning!("Closing MONITOR client id={}: its unread feed passed {} bytes", m.id, limit);
             m.kill();
         }

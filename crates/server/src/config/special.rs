@@ -121,6 +121,9 @@ pub fn parse(name: &str, args: &[String], current: &str, source: Source) -> Resu
 fn words_of(args: &[String], source: Source) -> Vec<String> {
     match source {
         Source::ConfigSet => args.iter().flat_map(|a| a.split_whitespace().map(str::to_string)).collect(),
+        // One non-empty argument is split too, as Redis 7.0 does for its multi-arg
+        // directives, so that `--save "3600 1"` on the command line works.
+        _ if args.len() == 1 && !args[0].is_empty() => args[0].split_whitespace().map(str::to_string).collect(),
         _ => args.to_vec(),
     }
 }
@@ -207,6 +210,12 @@ pub fn flags_to_string(f: u32) -> String {
     let mut s = String::new();
     if f & ALL == ALL {
         s.push('A');
+        // Redis 7.0 prints no `n` after `A` (a display bug: the flag still works), and
+        // this string is also what the flags are read back from, so `n` stays, where
+        // the letters after `A` would have put it.
+        if f & NEW != 0 {
+            s.push('n');
+        }
     } else {
         for (bit, c) in [
             (GENERIC, 'g'),
@@ -219,13 +228,14 @@ pub fn flags_to_string(f: u32) -> String {
             (EVICTED, 'e'),
             (STREAM, 't'),
             (MODULE, 'd'),
+            (NEW, 'n'),
         ] {
             if f & bit != 0 {
                 s.push(c);
             }
         }
     }
-    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm'), (NEW, 'n')] {
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
         if f & bit != 0 {
             s.push(c);
         }

@@ -18,7 +18,6 @@ pub enum Support {
     NotApplicable(&'static str),
 }
 
-const PERSISTENCE: &str = "persistence (issue #4)";
 const REPLICATION: &str = "replication (issue #5)";
 const DATA_TYPES: &str = "data types, scripting and pub/sub (issue #3)";
 
@@ -26,11 +25,9 @@ const DATA_TYPES: &str = "data types, scripting and pub/sub (issue #3)";
 pub fn support(name: &str) -> Support {
     use Support::*;
     match name {
-        "save"
-        | "dbfilename"
-        | "rdbcompression"
-        | "rdbchecksum"
-        | "appendonly"
+        "save" | "dbfilename" | "rdbcompression" | "rdbchecksum" | "stop-writes-on-bgsave-error" => Implemented,
+        "shutdown-on-sigint" | "shutdown-on-sigterm" => Implemented,
+        "appendonly"
         | "appendfilename"
         | "appenddirname"
         | "appendfsync"
@@ -40,16 +37,24 @@ pub fn support(name: &str) -> Support {
         | "aof-load-truncated"
         | "aof-use-rdb-preamble"
         | "aof-timestamp-enabled"
-        | "aof-rewrite-incremental-fsync"
-        | "aof-disable-auto-gc"
-        | "stop-writes-on-bgsave-error"
-        | "rdb-del-sync-files"
-        | "rdb-save-incremental-fsync"
-        | "sanitize-dump-payload" => Pending(PERSISTENCE),
+        | "aof-disable-auto-gc" => Implemented,
+        "aof-rewrite-incremental-fsync" | "rdb-save-incremental-fsync" => {
+            NotApplicable("snapshots are written by a thread of their own and fsynced once, never blocking commands")
+        }
+        "sanitize-dump-payload" => NotApplicable("DUMP payloads are always validated in depth before use"),
+        "rdb-del-sync-files" => Pending(REPLICATION),
         n if n.starts_with("repl-") || n.starts_with("replica-") || n.starts_with("min-replicas-") => {
             Pending(REPLICATION)
         }
         "replicaof" | "masterauth" | "masteruser" | "propagation-error-behavior" => Pending(REPLICATION),
+        "hash-max-listpack-entries" | "hash-max-listpack-value" | "set-max-intset-entries" => Implemented,
+        "zset-max-listpack-entries"
+        | "zset-max-listpack-value"
+        | "zset-max-ziplist-entries"
+        | "zset-max-ziplist-value" => Implemented,
+        // Lists are quicklists of listpack nodes sized by this, as in Redis.
+        "list-max-listpack-size" | "list-max-ziplist-size" => Implemented,
+        "list-compress-depth" => NotApplicable("list nodes are never LZF-compressed; the value is kept and ignored"),
         n if n.starts_with("hash-max-")
             || n.starts_with("list-")
             || n.starts_with("zset-max-")
@@ -58,15 +63,10 @@ pub fn support(name: &str) -> Support {
         {
             Pending(DATA_TYPES)
         }
-        "hll-sparse-max-bytes"
-        | "notify-keyspace-events"
-        | "lua-time-limit"
-        | "busy-reply-threshold"
-        | "acl-pubsub-default" => Pending(DATA_TYPES),
+        "acl-pubsub-default" => Pending(DATA_TYPES),
         // Background freeing matters for large collections, which arrive with the data
         // types; strings are freed at once either way.
         "lazyfree-lazy-server-del" | "lazyfree-lazy-user-del" => Pending(DATA_TYPES),
-        "shutdown-on-sigint" | "shutdown-on-sigterm" => Pending(PERSISTENCE),
         "shutdown-timeout" => Pending(REPLICATION),
         "always-show-logo" => NotApplicable("Redoubt prints no ASCII-art logo"),
         "activerehashing" => NotApplicable("each hash slot has its own small table, resized at once"),
