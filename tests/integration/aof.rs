@@ -11,19 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::persistence::Tmpfs;
+use crate::support::persist::{digest, persistence_info, Tmpfs, LIBRARY};
 use crate::support::{info_field, run_to_exit, temp_dir, text, wait_for, Conn, Flavor, ServerProcess, Spec};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn info(s: &ServerProcess, field: &str) -> String {
-    let v = s.conn().val(&["INFO", "persistence"]);
-    info_field(&text(&v), field).unwrap_or_else(|| panic!("INFO persistence has no {field}"))
-}
-
-fn digest(s: &ServerProcess) -> String {
-    text(&s.conn().val(&["DEBUG", "DIGEST"]))
-}
 
 /// A server of `flavor` whose `--dir` is `dir` (which outlives it), AOF on.
 fn start_in(flavor: Flavor, dir: &Path, args: &[&str]) -> ServerProcess {
@@ -99,8 +90,8 @@ fn aof_moves_between_redoubt_and_redis_both_ways() {
             let mut c = s.conn();
             workload(&mut c, 1);
             assert_eq!(c.cmd(&["BGREWRITEAOF"]), b"+Background append only file rewriting started\r\n");
-            wait_for("the rewrite", WAIT, || info(&s, "aof_rewrite_in_progress") == "0");
-            assert_eq!(info(&s, "aof_last_bgrewrite_status"), "ok");
+            wait_for("the rewrite", WAIT, || persistence_info(&s, "aof_rewrite_in_progress") == "0");
+            assert_eq!(persistence_info(&s, "aof_last_bgrewrite_status"), "ok");
             workload(&mut c, 2);
             digest(&s)
         };
@@ -126,7 +117,7 @@ fn aof_moves_between_redoubt_and_redis_both_ways() {
             let mut c = r.conn();
             workload(&mut c, 1);
             c.cmd(&["BGREWRITEAOF"]);
-            wait_for("Redis's rewrite", WAIT, || info(&r, "aof_rewrite_in_progress") == "0");
+            wait_for("Redis's rewrite", WAIT, || persistence_info(&r, "aof_rewrite_in_progress") == "0");
             workload(&mut c, 2);
             digest(&r)
         };
@@ -200,41 +191,49 @@ fn missing_after_restart(dir: &Path, acked: &[(usize, u64, Instant)]) -> Vec<(us
     missing
 }
 
-#[test]
-fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
-    let dir = temp_dir("always");
-    let mut s = start_in(Flavor::Redoubt, &dir, &["--appendfsync", "always"]);
+/// What a `kill -9` under writes left behind.
+struct Killed {
+    /// When the server was killed.
+    at: Instant,
+    /// The writes it had acknowledged.
+    acked: Vec<(usize, u64, Instant)>,
+    /// The acknowledged writes a restart on the same directory does not have.
+    missing: Vec<(usize, u64, Instant)>,
+}
+
+/// Starts Redoubt on a fresh AOF directory with `appendfsync <policy>`, lets 8 writers
+/// run for `run_for`, kills the server with SIGKILL and restarts it on the directory.
+fn kill_9_under_writes(label: &str, policy: &str, run_for: Duration) -> Killed {
+    let dir = temp_dir(label);
+    let mut s = start_in(Flavor::Redoubt, &dir, &["--appendfsync", policy]);
     let writers = Writers::start(&s, 8);
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(run_for);
+    let at = Instant::now();
     s.signal(libc::SIGKILL);
     s.wait_exit(Duration::from_secs(10)).expect("killed");
     let acked = writers.finish();
     drop(s);
     assert!(acked.len() > 100, "too few writes to mean anything: {}", acked.len());
     let missing = missing_after_restart(&dir, &acked);
-    assert!(missing.is_empty(), "{} of {} acknowledged writes lost", missing.len(), acked.len());
+    Killed { at, acked, missing }
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
+    let k = kill_9_under_writes("always", "always", Duration::from_millis(1500));
+    assert!(k.missing.is_empty(), "{} of {} acknowledged writes lost", k.missing.len(), k.acked.len());
 }
 
 #[test]
 fn kill_9_loses_at_most_about_a_second_with_everysec() {
-    let dir = temp_dir("everysec");
-    let mut s = start_in(Flavor::Redoubt, &dir, &["--appendfsync", "everysec"]);
-    let writers = Writers::start(&s, 8);
-    std::thread::sleep(Duration::from_millis(2500));
-    let killed = Instant::now();
-    s.signal(libc::SIGKILL);
-    s.wait_exit(Duration::from_secs(10)).expect("killed");
-    let acked = writers.finish();
-    drop(s);
-    assert!(acked.len() > 100, "too few writes to mean anything: {}", acked.len());
-    let missing = missing_after_restart(&dir, &acked);
+    let k = kill_9_under_writes("everysec", "everysec", Duration::from_millis(2500));
     // A process kill loses no written data (the page cache survives it), so in
     // practice nothing is missing; the promise is one second plus scheduling slack.
-    let oldest_missing = missing.iter().map(|(_, _, at)| killed.saturating_duration_since(*at)).max();
+    let oldest_missing = k.missing.iter().map(|(_, _, at)| k.at.saturating_duration_since(*at)).max();
     assert!(
         oldest_missing.is_none_or(|d| d <= Duration::from_millis(2000)),
         "a write acknowledged {oldest_missing:?} before the kill was lost ({} missing)",
-        missing.len()
+        k.missing.len()
     );
 }
 
@@ -248,13 +247,13 @@ fn rewrite_under_writes_keeps_every_write() {
     assert_eq!(s.conn().cmd(&["BGREWRITEAOF"]), b"+Background append only file rewriting started\r\n");
     assert_eq!(s.conn().cmd(&["BGREWRITEAOF"]), b"-ERR Background append only file rewriting already in progress\r\n");
     assert_eq!(s.conn().cmd(&["BGSAVE", "SCHEDULE"]), b"+Background saving scheduled\r\n");
-    wait_for("the rewrite", WAIT, || info(&s, "aof_rewrite_in_progress") == "0");
+    wait_for("the rewrite", WAIT, || persistence_info(&s, "aof_rewrite_in_progress") == "0");
     std::thread::sleep(Duration::from_millis(200));
     let acked = writers.finish();
     let want = digest(&s);
-    assert_eq!(info(&s, "aof_rewrites"), "1");
+    assert_eq!(persistence_info(&s, "aof_rewrites"), "1");
     assert!(s.log().contains("Background AOF rewrite finished successfully"), "{}", s.log());
-    wait_for("the scheduled BGSAVE", WAIT, || info(&s, "rdb_saves") == "1");
+    wait_for("the scheduled BGSAVE", WAIT, || persistence_info(&s, "rdb_saves") == "1");
     drop(s);
     let (ok, report) = check_aof(&dir);
     assert!(ok, "{report}");
@@ -271,12 +270,12 @@ fn appendonly_turned_on_at_runtime_and_off() {
     let s = ServerProcess::redoubt(&["--dir", &d]);
     let mut c = s.conn();
     workload(&mut c, 1);
-    assert_eq!(info(&s, "aof_enabled"), "0");
+    assert_eq!(persistence_info(&s, "aof_enabled"), "0");
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
     wait_for("the first rewrite", WAIT, || {
-        info(&s, "aof_rewrite_in_progress") == "0" && info(&s, "aof_rewrites") == "1"
+        persistence_info(&s, "aof_rewrite_in_progress") == "0" && persistence_info(&s, "aof_rewrites") == "1"
     });
-    assert_eq!(info(&s, "aof_enabled"), "1");
+    assert_eq!(persistence_info(&s, "aof_enabled"), "1");
     workload(&mut c, 2);
     let want = digest(&s);
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), b"+OK\r\n");
@@ -300,9 +299,9 @@ fn automatic_rewrite_on_growth() {
     for i in 0..2000 {
         c.cmd(&["SET", &format!("k{}", i % 50), &"x".repeat(100)]);
     }
-    wait_for("an automatic rewrite", WAIT, || info(&s, "aof_rewrites") != "0");
+    wait_for("an automatic rewrite", WAIT, || persistence_info(&s, "aof_rewrites") != "0");
     assert!(s.log().contains("Starting automatic rewriting of AOF on"), "{}", s.log());
-    let size: u64 = info(&s, "aof_current_size").parse().unwrap();
+    let size: u64 = persistence_info(&s, "aof_current_size").parse().unwrap();
     assert!(size < 64 * 1024, "the rewrite did not shrink the AOF: {size}");
 }
 
@@ -383,12 +382,12 @@ fn full_disk_turns_writes_into_misconf_until_space_returns() {
     c.cmd(&["SET", "small", "1"]);
     // Bigger than what is left on the device: the write fails.
     c.cmd(&["SET", "big", &"x".repeat(400 * 1024)]);
-    wait_for("the write error", WAIT, || info(&s, "aof_last_write_status") == "err");
+    wait_for("the write error", WAIT, || persistence_info(&s, "aof_last_write_status") == "err");
     let refused = c.cmd(&["SET", "k", "v"]);
     assert_eq!(refused, b"-MISCONF Errors writing to the AOF file: No space left on device\r\n");
     assert_eq!(c.cmd(&["GET", "small"]), b"$1\r\n1\r\n");
     fs::remove_file(&filler).expect("free space");
-    wait_for("the retry to succeed", WAIT, || info(&s, "aof_last_write_status") == "ok");
+    wait_for("the retry to succeed", WAIT, || persistence_info(&s, "aof_last_write_status") == "ok");
     assert!(s.log().contains("AOF write error looks solved, Redis can write again."), "{}", s.log());
     assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
     let want = digest(&s);
@@ -433,7 +432,7 @@ fn turning_the_aof_on_again_never_mixes_in_an_old_aof() {
         let mut c = s.conn();
         c.cmd(&["SET", "new", "2"]);
         assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
-        wait_for("the first rewrite", WAIT, || info(&s, "aof_rewrites") == "1");
+        wait_for("the first rewrite", WAIT, || persistence_info(&s, "aof_rewrites") == "1");
         c.cmd(&["SET", "after", "3"]);
     }
     let (ok, report) = check_aof(&dir);
@@ -452,11 +451,11 @@ fn functions_survive_in_the_aof() {
         {
             let s = start_in(Flavor::Redoubt, &dir, &["--aof-use-rdb-preamble", preamble]);
             let mut c = s.conn();
-            c.cmd(&["FUNCTION", "LOAD", crate::persistence::LIBRARY]);
+            c.cmd(&["FUNCTION", "LOAD", LIBRARY]);
             // In the base after a rewrite, and as a command in the incremental file.
             c.cmd(&["BGREWRITEAOF"]);
-            wait_for("the rewrite", WAIT, || info(&s, "aof_rewrite_in_progress") == "0");
-            c.cmd(&["FUNCTION", "LOAD", "REPLACE", crate::persistence::LIBRARY]);
+            wait_for("the rewrite", WAIT, || persistence_info(&s, "aof_rewrite_in_progress") == "0");
+            c.cmd(&["FUNCTION", "LOAD", "REPLACE", LIBRARY]);
         }
         let (ok, report) = check_aof(&dir);
         assert!(ok, "{report}");

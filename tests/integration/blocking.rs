@@ -9,24 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{encode, esc, info_field, same_on_both, wait_for, Conn, ServerProcess, Transcript, Value};
-
-/// How long a scenario waits for a server to register a blocked client.
-const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// INFO's `blocked_clients`.
-fn blocked_clients(c: &mut Conn) -> i64 {
-    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).into_owned();
-    info_field(&info, "blocked_clients").and_then(|v| v.parse().ok()).unwrap_or(-1)
-}
-
-/// Sends a blocking command on `c` and waits until the server counts `n` blocked
-/// clients, so the next step runs against a registered waiter on both servers.
-fn block(t: &mut Transcript, who: &str, c: &mut Conn, admin: &mut Conn, args: &[&str], n: i64) {
-    c.send(args);
-    t.note(format!("{who} {} (blocks)", args.join(" ")));
-    wait_for("the client to block", REGISTER_TIMEOUT, || blocked_clients(admin) == n);
-}
+use crate::support::blocking::{block, blocked_clients, REGISTER_TIMEOUT};
+use crate::support::{encode, esc, same_on_both, wait_for, Conn, ServerProcess, Transcript, Value};
 
 /// The reply a blocked client got, recorded.
 fn served(t: &mut Transcript, who: &str, c: &mut Conn) {

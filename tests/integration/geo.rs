@@ -6,8 +6,8 @@
 //! stored sets. A random section compares hundreds of searches over random points,
 //! near the poles and the antimeridian too.
 
+use crate::support::rand::Lcg;
 use crate::support::Diff;
-use crate::zsets::Lcg;
 
 /// European cities (longitude, latitude, name), a few sharing coordinates.
 const CITIES: &[(f64, f64, &str)] = &[

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use redoubt_resp::value::Value;
 
-use crate::sets::{scan_elements, Scan};
+use crate::support::scan::{missed_under_churn, scan_elements, Scan};
 use crate::support::{items, text, Diff, ServerProcess};
 
 /// Every hash command with its errors and edge cases, on listpack-encoded hashes
@@ -318,15 +318,14 @@ DEBUG DIGEST
 fn hscan_returns_every_stable_field_under_writes() {
     let s = ServerProcess::redoubt(&[]);
     let (mut c, mut w) = (s.conn(), s.conn());
+    let stable: Vec<String> = (0..2000).map(|i| format!("stable:{i}")).collect();
     let mut hset = vec!["HSET".to_string(), "h".to_string()];
-    for i in 0..2000 {
-        hset.push(format!("stable:{i}"));
+    for f in &stable {
+        hset.push(f.clone());
         hset.push("v".into());
     }
     c.cmd(&hset);
-    let mut seen = HashSet::new();
-    let mut cursor = "0".to_string();
-    for round in 0..100_000 {
+    let churn = |round: usize| {
         for j in 0..50 {
             w.cmd(&["HSET", "h", &format!("churn:{round}:{j}"), "x"]);
         }
@@ -335,18 +334,10 @@ fn hscan_returns_every_stable_field_under_writes() {
             del.extend((0..50).map(|j| format!("churn:{}:{j}", round - 1)));
             w.cmd(&del);
         }
-        let reply = c.val(&["HSCAN", "h", &cursor, "COUNT", "40"]);
-        let parts = items(&reply);
-        cursor = text(&parts[0]);
-        for pair in items(&parts[1]).chunks(2) {
-            seen.insert(text(&pair[0]));
-        }
-        if cursor == "0" {
-            break;
-        }
-    }
-    assert_eq!(cursor, "0", "HSCAN never finished");
-    let missing: Vec<_> = (0..2000).map(|i| format!("stable:{i}")).filter(|f| !seen.contains(f)).collect();
+    };
+    let hscan = |cursor: &str| ["HSCAN", "h", cursor, "COUNT", "40"].map(String::from).to_vec();
+    let missing = missed_under_churn(&mut c, hscan, Scan::Pairs, 100_000, churn, &stable);
+    let missing = missing.expect("HSCAN never finished");
     assert!(
         missing.is_empty(),
         "HSCAN missed {} stable fields, e.g. {:?}",

@@ -2,6 +2,7 @@
 //! return exactly Redis's bytes (sparse opcodes, dense registers, cached count) and
 //! PFCOUNT the same numbers; corrupt HLL strings must get Redis's errors.
 
+use crate::support::rand::xorshift;
 use crate::support::Diff;
 
 /// A deterministic stream of elements of varied length, binary bytes included.
@@ -9,11 +10,7 @@ struct Elements(u64);
 
 impl Elements {
     fn next(&mut self) -> Vec<u8> {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
+        let x = xorshift(&mut self.0);
         match x % 4 {
             // Short decimal-looking strings (hash collisions on registers are common).
             0 => format!("{}", x % 100_000).into_bytes(),
@@ -382,11 +379,7 @@ fn notifications_and_watch() {
             (&["PFMERGE", "h"], "merge into itself"),
         ] {
             t.note(broken);
-            t.cmd("c1", &mut c1, &["WATCH", "h"]);
-            t.cmd("c2", &mut c2, change);
-            t.cmd("c1", &mut c1, &["MULTI"]);
-            t.cmd("c1", &mut c1, &["PING"]);
-            t.cmd("c1", &mut c1, &["EXEC"]);
+            t.watch_across(&mut c1, &mut c2, "h", change);
         }
     });
 }
@@ -402,14 +395,7 @@ fn dense_strings_written_by_clients() {
         v
     };
     let mut x = 99u64;
-    let random: Vec<u8> = (0..12288)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let random: Vec<u8> = (0..12288).map(|_| xorshift(&mut x) as u8).collect();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("ones", dense(&|_| 0xff)),
         ("zeros", dense(&|_| 0)),

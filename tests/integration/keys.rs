@@ -3,7 +3,8 @@
 
 use crate::support::diff::Compare;
 use crate::support::help::canon_help;
-use crate::support::{int, items, Diff, ServerProcess, Value};
+use crate::support::scan::{missed_under_churn, Scan};
+use crate::support::{int, Diff, ServerProcess, Value};
 
 #[test]
 fn del_exists_type_rename_copy_touch() {
@@ -175,17 +176,15 @@ fn scan_returns_every_stable_key_under_concurrent_writes() {
     for s in [ServerProcess::redis(&[]), ServerProcess::redoubt(&[])] {
         let mut c = s.conn();
         let mut w = s.conn();
+        let stable: Vec<String> = (0..3000).map(|i| format!("stable:{i}")).collect();
         let mut mset: Vec<String> = vec!["MSET".into()];
-        for i in 0..3000 {
-            mset.push(format!("stable:{i}"));
+        for k in &stable {
+            mset.push(k.clone());
             mset.push("v".into());
         }
         assert_eq!(c.cmd(&mset), b"+OK\r\n");
-        let mut seen = std::collections::HashSet::new();
-        let mut cursor = "0".to_string();
-        let mut round = 0;
-        loop {
-            // Churn: add and delete other keys between the calls (forces rehashing).
+        // Churn: add and delete other keys between the calls (forces rehashing).
+        let churn = |round: usize| {
             for j in 0..40 {
                 w.cmd(&["SET", &format!("churn:{round}:{j}"), "x"]);
             }
@@ -194,19 +193,10 @@ fn scan_returns_every_stable_key_under_concurrent_writes() {
                     w.cmd(&["DEL", &format!("churn:{}:{j}", round - 1)]);
                 }
             }
-            round += 1;
-            let reply = c.val(&["SCAN", &cursor, "COUNT", "50"]);
-            let parts = items(&reply);
-            cursor = crate::support::text(&parts[0]);
-            for k in items(&parts[1]) {
-                seen.insert(crate::support::text(k));
-            }
-            if cursor == "0" {
-                break;
-            }
-            assert!(round < 10_000, "{}: SCAN did not finish", s.flavor.name());
-        }
-        let missing: Vec<_> = (0..3000).map(|i| format!("stable:{i}")).filter(|k| !seen.contains(k)).collect();
+        };
+        let scan = |cursor: &str| ["SCAN", cursor, "COUNT", "50"].map(String::from).to_vec();
+        let missing = missed_under_churn(&mut c, scan, Scan::Members, 10_000, churn, &stable);
+        let missing = missing.unwrap_or_else(|| panic!("{}: SCAN did not finish", s.flavor.name()));
         assert!(
             missing.is_empty(),
             "{}: SCAN missed {} stable keys, e.g. {:?}",

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::persist::{digest, persistence_info, Tmpfs, LIBRARY};
 use crate::support::{info_field, run_to_exit, temp_dir, text, wait_for, Flavor, ServerProcess, Spec, TempDir};
 
 /// How long a background save of the test datasets may take in a debug build.
@@ -82,18 +83,9 @@ fn fill_collections(c: &mut crate::support::Conn, db: u32) {
     }
 }
 
-fn digest(s: &ServerProcess) -> String {
-    text(&s.conn().val(&["DEBUG", "DIGEST"]))
-}
-
-fn info(s: &ServerProcess, field: &str) -> String {
-    let v = s.conn().val(&["INFO", "persistence"]);
-    info_field(&text(&v), field).unwrap_or_else(|| panic!("INFO persistence has no {field}"))
-}
-
 /// Waits for the running BGSAVE (if any) to finish.
 fn wait_bgsave(s: &ServerProcess) {
-    wait_for("the background save to end", SAVE_TIMEOUT, || info(s, "rdb_bgsave_in_progress") == "0");
+    wait_for("the background save to end", SAVE_TIMEOUT, || persistence_info(s, "rdb_bgsave_in_progress") == "0");
 }
 
 /// A server of `flavor` started on a copy of `dump` (its `--dir` is a fresh directory
@@ -105,7 +97,7 @@ fn start_on_dump(flavor: Flavor, dump: &[u8], args: &[&str]) -> (ServerProcess, 
     let mut all = vec!["--dir", dir_s.as_str()];
     all.extend_from_slice(args);
     let s = Spec::new(flavor).args(&all).start();
-    wait_for("the dump to load", SAVE_TIMEOUT, || info(&s, "loading") == "0");
+    wait_for("the dump to load", SAVE_TIMEOUT, || persistence_info(&s, "loading") == "0");
     (s, dir)
 }
 
@@ -136,7 +128,7 @@ fn rdb_written_by_redoubt_loads_in_redis_and_back() {
     assert_eq!(digest(&b), want, "Redoubt loaded a different dataset from Redis's file");
     assert!(b.log().contains("Loading RDB produced by version 7.0.15"), "{}", b.log());
     assert!(b.log().contains("DB loaded from disk"), "{}", b.log());
-    assert_eq!(info(&b, "rdb_last_load_keys_loaded"), "954");
+    assert_eq!(persistence_info(&b, "rdb_last_load_keys_loaded"), "954");
 }
 
 #[test]
@@ -219,7 +211,7 @@ fn bgsave_is_a_point_in_time_while_writes_continue() {
         w.read();
     }
     wait_bgsave(&s);
-    assert_eq!(info(&s, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(persistence_info(&s, "rdb_last_bgsave_status"), "ok");
     assert_ne!(digest(&s), before);
     let dump = fs::read(s.dir.join("dump.rdb")).expect("read dump");
     let (copy, _d) = start_on_dump(Flavor::Redoubt, &dump, &[]);
@@ -233,16 +225,16 @@ fn save_bgsave_lastsave_and_info_fields() {
     let mut c = s.conn();
     c.cmd(&["SET", "a", "1"]);
     c.cmd(&["SET", "b", "2"]);
-    assert_eq!(info(&s, "rdb_changes_since_last_save"), "2");
-    assert_eq!(info(&s, "rdb_saves"), "0");
+    assert_eq!(persistence_info(&s, "rdb_changes_since_last_save"), "2");
+    assert_eq!(persistence_info(&s, "rdb_saves"), "0");
     assert_eq!(c.cmd(&["BGSAVE", "NOW"]), b"-ERR syntax error\r\n");
     assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
-    assert_eq!(info(&s, "rdb_changes_since_last_save"), "0");
-    assert_eq!(info(&s, "rdb_saves"), "1");
-    assert_eq!(info(&s, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(persistence_info(&s, "rdb_changes_since_last_save"), "0");
+    assert_eq!(persistence_info(&s, "rdb_saves"), "1");
+    assert_eq!(persistence_info(&s, "rdb_last_bgsave_status"), "ok");
     let lastsave = crate::support::int(&c.val(&["LASTSAVE"]));
     assert!((lastsave - redoubt_engine::clock::now_ms() / 1000).abs() <= 2);
-    assert_eq!(info(&s, "rdb_last_save_time"), lastsave.to_string());
+    assert_eq!(persistence_info(&s, "rdb_last_save_time"), lastsave.to_string());
     c.cmd(&["DEBUG", "POPULATE", "100000"]);
     assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
     // A second one while the first runs (it may already be done on a fast machine).
@@ -254,8 +246,8 @@ fn save_bgsave_lastsave_and_info_fields() {
     );
     wait_bgsave(&s);
     assert!(s.log().contains("Background saving terminated with success"), "{}", s.log());
-    assert_eq!(info(&s, "rdb_last_bgsave_status"), "ok");
-    assert_eq!(info(&s, "rdb_current_bgsave_time_sec"), "-1");
+    assert_eq!(persistence_info(&s, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(persistence_info(&s, "rdb_current_bgsave_time_sec"), "-1");
 }
 
 #[test]
@@ -265,7 +257,7 @@ fn save_points_trigger_a_background_save() {
     for k in ["a", "b", "c"] {
         c.cmd(&["SET", k, "v"]);
     }
-    wait_for("the save point to save", Duration::from_secs(10), || info(&s, "rdb_saves") == "1");
+    wait_for("the save point to save", Duration::from_secs(10), || persistence_info(&s, "rdb_saves") == "1");
     assert!(s.log().contains("3 changes in 1 seconds. Saving..."), "{}", s.log());
     assert!(s.dir.join("dump.rdb").exists());
 }
@@ -342,7 +334,7 @@ fn failing_bgsave_turns_writes_into_misconf_and_keeps_the_old_file() {
     c.cmd(&["CONFIG", "SET", "rdbcompression", "no"]);
     assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
     wait_bgsave(&s);
-    assert_eq!(info(&s, "rdb_last_bgsave_status"), "err");
+    assert_eq!(persistence_info(&s, "rdb_last_bgsave_status"), "err");
     let misconf = c.cmd(&["SET", "k", "new"]);
     assert!(
         misconf.starts_with(b"-MISCONF Redis is configured to save RDB snapshots"),
@@ -363,32 +355,9 @@ fn failing_bgsave_turns_writes_into_misconf_and_keeps_the_old_file() {
     // Room again: the next save succeeds and writes are accepted.
     assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
     wait_bgsave(&s);
-    assert_eq!(info(&s, "rdb_last_bgsave_status"), "ok", "{}", s.log());
+    assert_eq!(persistence_info(&s, "rdb_last_bgsave_status"), "ok", "{}", s.log());
     assert_eq!(c.cmd(&["SET", "k", "newer"]), b"+OK\r\n");
     c.cmd(&["CONFIG", "SET", "dir", &s.dir.to_string_lossy()]);
-}
-
-/// A tmpfs mounted for a test (root only), lazily unmounted when dropped: a full
-/// disk on demand.
-pub struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    pub fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        // Lazily: a server whose working directory is still inside must not keep the
-        // mount (and the test machine) busy.
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 #[test]
@@ -671,10 +640,6 @@ fn flushall_with_save_points_saves_the_empty_dataset() {
     let (copy, _d) = start_on_dump(Flavor::Redoubt, &dump, &[]);
     assert_eq!(copy.conn().cmd(&["DBSIZE"]), b":0\r\n", "FLUSHALL left the old dump in place");
 }
-
-/// A FUNCTION library, as `FUNCTION LOAD` takes it.
-pub const LIBRARY: &str =
-    "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return args[1] end)";
 
 #[test]
 fn functions_travel_in_rdb_files_both_ways() {

@@ -6,48 +6,8 @@
 
 use std::collections::HashSet;
 
-use crate::support::{items, text, Conn, Diff, ServerProcess, Value};
-
-/// How [`scan_elements`] collects what an xSCAN returns.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Scan {
-    /// One element per item (SSCAN).
-    Members,
-    /// Field/value pairs, kept together (HSCAN, ZSCAN).
-    Pairs,
-}
-
-/// Iterates `<cmd> <key> <cursor> <extra...>` to cursor 0 and returns what it saw,
-/// sorted and de-duplicated (cursors are an implementation detail; the elements are
-/// not). Bounded: an iteration that never ends is reported as such.
-pub fn scan_elements(c: &mut Conn, cmd: &str, key: &str, extra: &[&str], how: Scan) -> Vec<Vec<u8>> {
-    let mut cursor = "0".to_string();
-    let mut seen = Vec::new();
-    for _ in 0..100_000 {
-        let mut args = vec![cmd.to_string(), key.to_string(), cursor.clone()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let reply = c.val(&args);
-        let Value::Array(parts) = &reply else { return vec![format!("<{reply:?}>").into_bytes()] };
-        cursor = text(&parts[0]);
-        let found: Vec<Vec<u8>> = items(&parts[1])
-            .iter()
-            .map(|v| match v {
-                Value::Bulk(b) => b.clone(),
-                other => format!("<{other:?}>").into_bytes(),
-            })
-            .collect();
-        match how {
-            Scan::Members => seen.extend(found),
-            Scan::Pairs => seen.extend(found.chunks(2).map(|p| p.join(&b"\x00=\x00"[..]))),
-        }
-        if cursor == "0" {
-            seen.sort();
-            seen.dedup();
-            return seen;
-        }
-    }
-    vec![b"<never returned cursor 0>".to_vec()]
-}
+use crate::support::scan::{missed_under_churn, scan_elements, Scan};
+use crate::support::{items, text, Diff, ServerProcess, Value};
 
 /// Every set command with its errors and edge cases, mostly on intsets (whose order is
 /// Redis's, so compared exactly).
@@ -416,12 +376,11 @@ DEBUG DIGEST
 fn sscan_returns_every_stable_member_under_writes() {
     let s = ServerProcess::redoubt(&[]);
     let (mut c, mut w) = (s.conn(), s.conn());
+    let stable: Vec<String> = (0..2000).map(|i| format!("stable:{i}")).collect();
     let mut sadd = vec!["SADD".to_string(), "s".to_string()];
-    sadd.extend((0..2000).map(|i| format!("stable:{i}")));
+    sadd.extend(stable.iter().cloned());
     c.cmd(&sadd);
-    let mut seen = HashSet::new();
-    let mut cursor = "0".to_string();
-    for round in 0..100_000 {
+    let churn = |round: usize| {
         let mut add = vec!["SADD".to_string(), "s".to_string()];
         add.extend((0..60).map(|j| format!("churn:{round}:{j}")));
         w.cmd(&add);
@@ -430,16 +389,10 @@ fn sscan_returns_every_stable_member_under_writes() {
             del.extend((0..60).map(|j| format!("churn:{}:{j}", round - 1)));
             w.cmd(&del);
         }
-        let reply = c.val(&["SSCAN", "s", &cursor, "COUNT", "30"]);
-        let parts = items(&reply);
-        cursor = text(&parts[0]);
-        seen.extend(items(&parts[1]).iter().map(text));
-        if cursor == "0" {
-            break;
-        }
-    }
-    assert_eq!(cursor, "0", "SSCAN never finished");
-    let missing: Vec<_> = (0..2000).map(|i| format!("stable:{i}")).filter(|m| !seen.contains(m)).collect();
+    };
+    let sscan = |cursor: &str| ["SSCAN", "s", cursor, "COUNT", "30"].map(String::from).to_vec();
+    let missing = missed_under_churn(&mut c, sscan, Scan::Members, 100_000, churn, &stable);
+    let missing = missing.expect("SSCAN never finished");
     assert!(
         missing.is_empty(),
         "SSCAN missed {} stable members, e.g. {:?}",

@@ -8,10 +8,10 @@
 //! pops (BZPOPMIN, BZPOPMAX, BZMPOP) with real concurrent clients, transcripts compared
 //! with Redis's; and the memory of a 1,000,000-member set against Redis's.
 
-use std::time::Duration;
-
-use crate::sets::{scan_elements, Scan};
-use crate::support::{info_field, items, same_on_both, text, wait_for, Conn, Diff, ServerProcess, Transcript, Value};
+use crate::support::blocking::{block, blocked_clients};
+use crate::support::rand::Lcg;
+use crate::support::scan::{scan_elements, Scan};
+use crate::support::{items, same_on_both, text, Diff, ServerProcess, Value};
 
 /// Every sorted-set command with its options, errors and edge cases. Replies here do
 /// not depend on the encoding's iteration order, so the script runs in both encodings.
@@ -548,19 +548,6 @@ DEBUG DIGEST
     );
 }
 
-/// A tiny deterministic generator for the random tests (the same sequence on every run).
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// Loads the same big sets into both servers: `big` (2,000 members, scores with many
 /// ties and some infinities), `flat` (1,000 members of score 0, for lex ranges).
 fn load_big(d: &mut Diff) {
@@ -881,19 +868,6 @@ EXEC
 "#;
     Diff::new(&[]).script(script);
     Diff::new(&[]).resp3().script(script);
-}
-
-/// INFO's `blocked_clients`.
-fn blocked_clients(c: &mut Conn) -> i64 {
-    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).into_owned();
-    info_field(&info, "blocked_clients").and_then(|v| v.parse().ok()).unwrap_or(-1)
-}
-
-/// Sends a blocking command and waits until the server counts `n` blocked clients.
-fn block(t: &mut Transcript, who: &str, c: &mut Conn, admin: &mut Conn, args: &[&str], n: i64) {
-    c.send(args);
-    t.note(format!("{who} {} (blocks)", args.join(" ")));
-    wait_for("the client to block", Duration::from_secs(5), || blocked_clients(admin) == n);
 }
 
 #[test]

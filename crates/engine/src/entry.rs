@@ -26,6 +26,7 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 use crate::value::{NewValue, Object, StrRef, ValueRef, EMBSTR_MAX_BYTES};
+use crate::varint;
 
 const OFF_NEXT: usize = 0;
 const OFF_LRU: usize = 8;
@@ -51,37 +52,17 @@ struct Shape {
     total: usize,
 }
 
-fn varint_len(mut v: usize) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
+/// Writes the varint of `v` at `p`; returns its length.
+unsafe fn write_varint(p: *mut u8, v: usize) -> usize {
+    let mut b = [0u8; varint::MAX_BYTES];
+    let n = varint::write(&mut b, v);
+    ptr::copy_nonoverlapping(b.as_ptr(), p, n);
     n
 }
 
-unsafe fn write_varint(p: *mut u8, mut v: usize) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        *p.add(i) = (v as u8 & 0x7f) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    *p.add(i) = v as u8;
-    i + 1
-}
-
+/// Reads the varint at `p`: (value, bytes it takes).
 unsafe fn read_varint(p: *const u8) -> (usize, usize) {
-    let (mut v, mut shift, mut i) = (0usize, 0, 0);
-    loop {
-        let b = *p.add(i);
-        v |= ((b & 0x7f) as usize) << shift;
-        i += 1;
-        if b & 0x80 == 0 {
-            return (v, i);
-        }
-        shift += 7;
-    }
+    varint::read_with(|i| Some(*p.add(i)))
 }
 
 fn payload_len(value: &NewValue) -> usize {
@@ -153,7 +134,7 @@ unsafe impl Send for Entry {}
 impl Entry {
     /// Lays out a new entry in one allocation.
     pub fn new(key: &[u8], value: NewValue, expire_ms: Option<i64>, lru: u32) -> Entry {
-        let head = OFF_KEYLEN + varint_len(key.len());
+        let head = OFF_KEYLEN + varint::len(key.len());
         let expire_len = if expire_ms.is_some() { 8 } else { 0 };
         let total = head + expire_len + key.len() + payload_len(&value);
         unsafe {
@@ -210,7 +191,7 @@ impl Entry {
                 (None, None) => return self,
                 _ => {}
             }
-            let head = OFF_KEYLEN + varint_len(s.key_len);
+            let head = OFF_KEYLEN + varint::len(s.key_len);
             let tail_len = s.total - s.key_off; // key + payload, copied verbatim
             let expire_len = if expire_ms.is_some() { 8 } else { 0 };
             let p = allocate(head + expire_len + tail_len).as_ptr();
@@ -234,7 +215,7 @@ impl Entry {
             let old = self.0.as_ptr();
             let s = shape(old);
             let expire_len = if s.expire_off.is_some() { 8 } else { 0 };
-            let head = OFF_KEYLEN + varint_len(key.len());
+            let head = OFF_KEYLEN + varint::len(key.len());
             let payload = s.total - s.val_off;
             let p = allocate(head + expire_len + key.len() + payload).as_ptr();
             ptr::copy_nonoverlapping(old, p, OFF_KEYLEN);

@@ -22,6 +22,9 @@
 //! - [`command`]: command metadata (generated from Redis 7.0) and key specs.
 //! - [`cmd`]: the data commands, one module per family.
 //! - [`float`]: doubles parsed and printed as Redis does (`strtod`, fixed-point, human).
+//! - [`pqsort`]: Redis's partial quicksort (SORT with LIMIT, GEOSEARCH with COUNT), so
+//!   equal elements come out in Redis's order.
+//! - [`varint`]: the LEB128 lengths of the engine's own packed layouts.
 //! - [`clock`], [`glob`], [`memory`], [`stats`], [`longdouble`]: support.
 //!
 //! Hot path (a single-key command): hash the key, lock one shard, look up in one slot
@@ -46,11 +49,13 @@ pub mod keyspace;
 pub mod longdouble;
 pub mod memory;
 pub mod notify;
+pub mod pqsort;
 pub mod slot;
 pub mod snapshot;
 pub mod stats;
 pub mod types;
 pub mod value;
+pub mod varint;
 
 pub use engine::{Engine, EvictionPolicy, Knobs};
 pub use exec::{CmdError, CmdResult, Ctx, Db};

@@ -55,13 +55,19 @@ pub fn dump_payload(v: ValueRef<'_>, compress: bool) -> Vec<u8> {
     // be a bug in the engine's types, and then the payload is refused on RESTORE.
     let _ = w.byte(type_of(v)).and_then(|_| write_body(&mut w, v));
     let mut out = w.into_inner();
-    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    push_footer(&mut out);
     out
 }
 
-/// Checks the footer; returns the value part.
+/// Appends the footer to the body of a payload in `out`: the RDB version and the
+/// CRC-64 of all before it. FUNCTION DUMP payloads end the same way.
+pub fn push_footer(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64(0, out);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Checks the footer (of a DUMP or a FUNCTION DUMP payload); returns the body.
 pub fn verify_payload(p: &[u8]) -> Result<&[u8], CmdError> {
     if p.len() < FOOTER_BYTES {
         return Err(BAD_VERSION_OR_CRC);

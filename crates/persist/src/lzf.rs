@@ -40,16 +40,48 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     HTAB.with(|t| compress_with(&mut t.borrow_mut(), input, max_out))
 }
 
+/// The open literal run of the output: how many bytes it holds so far, and where its
+/// control byte sits (a placeholder until the run closes).
+struct LiteralRun {
+    len: usize,
+    ctrl_at: usize,
+}
+
+impl LiteralRun {
+    /// Opens a run at the end of `out`, with a placeholder for its control byte.
+    fn open(out: &mut Vec<u8>) -> LiteralRun {
+        out.push(0);
+        LiteralRun { len: 0, ctrl_at: out.len() - 1 }
+    }
+
+    /// Appends a literal byte; a run that reaches `MAX_LIT` bytes is closed and the
+    /// next one opened.
+    fn push(&mut self, out: &mut Vec<u8>, b: u8) {
+        self.len += 1;
+        out.push(b);
+        if self.len == MAX_LIT {
+            self.close(out);
+            *self = LiteralRun::open(out);
+        }
+    }
+
+    /// Closes the run: writes its control byte, or drops the placeholder when the
+    /// run is empty (it is then the last byte of `out`).
+    fn close(&self, out: &mut Vec<u8>) {
+        if self.len == 0 {
+            out.pop();
+        } else {
+            out[self.ctrl_at] = (self.len - 1) as u8;
+        }
+    }
+}
+
 fn compress_with(htab: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let in_len = input.len();
     let mut out: Vec<u8> = Vec::with_capacity(max_out.min(in_len + in_len / 16 + 64));
     let first = |p: usize| ((input[p] as u32) << 8) | input[p + 1] as u32;
     let next = |v: u32, p: usize| (v << 8) | input[p + 2] as u32;
-    // `lit` counts the bytes of the open literal run, whose control byte sits at
-    // `out[run_at]` (a placeholder until the run closes).
-    let mut lit = 0usize;
-    let mut run_at = 0usize;
-    out.push(0);
+    let mut lit = LiteralRun::open(&mut out);
     let mut ip = 0usize;
     if in_len >= 2 {
         let mut hval = first(0);
@@ -69,16 +101,11 @@ fn compress_with(htab: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<u
                 let mut len = 2usize;
                 let maxlen = (in_len - ip - len).min(MAX_REF);
                 // Room for the reference (up to 3 bytes) and the next run's control byte.
-                let pending = if lit == 0 { out.len() - 1 } else { out.len() };
+                let pending = if lit.len == 0 { out.len() - 1 } else { out.len() };
                 if pending + 3 + 1 >= max_out {
                     return None;
                 }
-                // Close the literal run, or drop its placeholder if it is empty.
-                if lit == 0 {
-                    out.pop();
-                } else {
-                    out[run_at] = (lit - 1) as u8;
-                }
+                lit.close(&mut out);
                 // liblzf's unrolled first 16 steps skip the bound check (safe there:
                 // `maxlen > 16` leaves 18 readable bytes), so a match near the end of
                 // the input can run up to two bytes past `maxlen`; kept for identical
@@ -110,9 +137,7 @@ fn compress_with(htab: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<u
                     out.push((len - 7) as u8);
                 }
                 out.push(off as u8);
-                lit = 0;
-                run_at = out.len();
-                out.push(0);
+                lit = LiteralRun::open(&mut out);
                 ip += len + 1;
                 if ip + 2 >= in_len {
                     break;
@@ -130,37 +155,18 @@ fn compress_with(htab: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<u
                 if out.len() >= max_out {
                     return None;
                 }
-                lit += 1;
-                out.push(input[ip]);
+                lit.push(&mut out, input[ip]);
                 ip += 1;
-                if lit == MAX_LIT {
-                    out[run_at] = (lit - 1) as u8;
-                    lit = 0;
-                    run_at = out.len();
-                    out.push(0);
-                }
             }
         }
     }
     if out.len() + 3 > max_out {
         return None;
     }
-    while ip < in_len {
-        lit += 1;
-        out.push(input[ip]);
-        ip += 1;
-        if lit == MAX_LIT {
-            out[run_at] = (lit - 1) as u8;
-            lit = 0;
-            run_at = out.len();
-            out.push(0);
-        }
+    for &b in input.get(ip..).unwrap_or_default() {
+        lit.push(&mut out, b);
     }
-    if lit == 0 {
-        out.pop();
-    } else {
-        out[run_at] = (lit - 1) as u8;
-    }
+    lit.close(&mut out);
     (out.len() <= max_out).then_some(out)
 }
 

@@ -113,11 +113,7 @@ impl EvalScripts {
     ) -> Ended {
         match self.scripts.get(sha) {
             Some(s) => self.vm.call(&s.func, keys, args, false, sha, host, out, gate),
-            None => {
-                let text = b"NOSCRIPT No matching script. Please use EVAL.".to_vec();
-                out.error(&text);
-                Ended::Error { uncounted: vec![text] }
-            }
+            None => Ended::error(out, b"NOSCRIPT No matching script. Please use EVAL.".to_vec()),
         }
     }
 

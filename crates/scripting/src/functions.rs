@@ -196,11 +196,7 @@ impl Functions {
                 let shown = String::from_utf8_lossy(&f.name).into_owned();
                 self.vm.call(&f.callback, keys, args, true, &shown, host, out, gate)
             }
-            None => {
-                let text = b"ERR Function not found".to_vec();
-                out.error(&text);
-                Ended::Error { uncounted: vec![text] }
-            }
+            None => Ended::error(out, b"ERR Function not found".to_vec()),
         }
     }
 

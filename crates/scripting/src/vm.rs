@@ -91,6 +91,14 @@ pub enum Ended {
     Error { uncounted: Vec<Vec<u8>> },
 }
 
+impl Ended {
+    /// Replies the error `text` and ends with it, an error no command counted.
+    pub fn error(out: &mut ReplyBuf, text: Vec<u8>) -> Ended {
+        out.error(&text);
+        Ended::Error { uncounted: vec![text] }
+    }
+}
+
 impl Vm {
     /// A fresh state of `kind`.
     pub fn new(kind: Kind, cfg: &Config, gate: &Arc<Gate>) -> mlua::Result<Vm> {
@@ -237,20 +245,12 @@ impl Vm {
                     let counted = matches!(&e, Value::Table(t) if crate::convert::counted(t));
                     Ended::Error { uncounted: if counted { vec![] } else { vec![text] } }
                 }
-                Err(e) => {
-                    let text = script_error(&Value::Error(Box::new(e)), name, gate);
-                    out.error(&text);
-                    Ended::Error { uncounted: vec![text] }
-                }
+                Err(e) => Ended::error(out, script_error(&Value::Error(Box::new(e)), name, gate)),
             };
             self.slot.raw_set("rt", Value::Nil)?;
             Ok(ended)
         });
-        result.unwrap_or_else(|e| {
-            let text = format!("ERR Error running script {name}: {e}").into_bytes();
-            out.error(&text);
-            Ended::Error { uncounted: vec![text] }
-        })
+        result.unwrap_or_else(|e| Ended::error(out, format!("ERR Error running script {name}: {e}").into_bytes()))
     }
 
     /// Runs a library's code (already compiled) under the loading API; returns the

@@ -114,39 +114,29 @@ impl Conn {
     /// Reads one reply's raw bytes within `timeout`; RESP3 push messages before it are
     /// returned with it.
     pub fn try_read(&mut self, timeout: Duration) -> Result<Vec<u8>, ReadError> {
-        let deadline = Instant::now() + timeout;
         // RESP3 push messages are out of band: they travel with the reply that follows.
-        let mut start = 0;
-        loop {
-            if self.buf.len() > start {
-                match decode(&self.buf[start..]) {
-                    Ok((_, used)) if self.buf[start] == b'>' => {
-                        start += used;
-                        continue;
-                    }
-                    Ok((_, used)) => return Ok(self.buf.drain(..start + used).collect()),
-                    Err(DecodeError::Incomplete) => {}
-                    Err(DecodeError::Invalid(why)) => {
-                        return Err(ReadError::Invalid(why, std::mem::take(&mut self.buf)))
-                    }
-                }
-            }
-            match self.fill(deadline) {
-                Ok(true) => {}
-                Ok(false) => return Err(ReadError::Closed(std::mem::take(&mut self.buf))),
-                Err(_) => return Err(ReadError::Timeout(std::mem::take(&mut self.buf))),
-            }
-        }
+        self.read_through(timeout, true)
     }
 
     /// Reads exactly one frame within `timeout`, a RESP3 push message included (for
     /// pub/sub, where pushes are what is being tested).
     pub fn try_read_frame(&mut self, timeout: Duration) -> Result<Vec<u8>, ReadError> {
+        self.read_through(timeout, false)
+    }
+
+    /// Reads frames within `timeout` up to and including the first one that is not a
+    /// push message (`past_pushes`) or just the first one, and returns their bytes.
+    fn read_through(&mut self, timeout: Duration, past_pushes: bool) -> Result<Vec<u8>, ReadError> {
         let deadline = Instant::now() + timeout;
+        let mut start = 0;
         loop {
-            if !self.buf.is_empty() {
-                match decode(&self.buf) {
-                    Ok((_, used)) => return Ok(self.buf.drain(..used).collect()),
+            if self.buf.len() > start {
+                match decode(&self.buf[start..]) {
+                    Ok((_, used)) if past_pushes && self.buf[start] == b'>' => {
+                        start += used;
+                        continue;
+                    }
+                    Ok((_, used)) => return Ok(self.buf.drain(..start + used).collect()),
                     Err(DecodeError::Incomplete) => {}
                     Err(DecodeError::Invalid(why)) => {
                         return Err(ReadError::Invalid(why, std::mem::take(&mut self.buf)))

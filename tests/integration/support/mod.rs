@@ -6,12 +6,21 @@
 //! - [`conn`]: `Conn` — raw RESP over TCP, one reply at a time, always with a deadline
 //! - [`diff`]: `Diff` — the same commands against both servers, replies compared byte for byte
 //! - [`wait`]: bounded polling
+//! - [`help`]: HELP replies compared by shape
 //! - [`transcript`]: multi-connection scenarios run on both servers, transcripts compared
+//! - [`blocking`]: blocked clients as INFO counts them; a step that waits for one to block
+//! - [`scan`]: whole SCAN-family iterations, and their guarantee under concurrent writes
+//! - [`persist`]: INFO persistence, DEBUG DIGEST, a FUNCTION library, a full disk (tmpfs)
+//! - [`rand`]: deterministic generators for the randomized tests
 
+pub mod blocking;
 pub mod conn;
 pub mod diff;
 pub mod help;
+pub mod persist;
 pub mod process;
+pub mod rand;
+pub mod scan;
 pub mod transcript;
 pub mod wait;
 
@@ -25,23 +34,7 @@ pub use wait::{poll_until, wait_for};
 use redoubt_resp::value::decode;
 
 /// Bytes as Redis's `sdscatrepr` prints them: quoted, with C escapes and `\xHH`.
-pub fn esc(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() + 2);
-    s.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    s
-}
+pub use redoubt_resp::repr::repr as esc;
 
 /// Splits a line into arguments exactly as redis-cli and Redis's inline protocol do
 /// (`sdssplitargs`): whitespace separates, `"..."` takes `\n \r \t \b \a \\ \" \xHH`,

@@ -52,6 +52,16 @@ impl Transcript {
         self.lines.push(format!("{who} then: {got}"));
     }
 
+    /// Records whether `change`, sent by `c2`, breaks `c1`'s WATCH of `key`: WATCH,
+    /// the change, then MULTI, PING and EXEC on `c1` (a nil EXEC: the watch broke).
+    pub fn watch_across(&mut self, c1: &mut Conn, c2: &mut Conn, key: &str, change: &[&str]) {
+        self.cmd("c1", c1, &["WATCH", key]);
+        self.cmd("c2", c2, change);
+        self.cmd("c1", c1, &["MULTI"]);
+        self.cmd("c1", c1, &["PING"]);
+        self.cmd("c1", c1, &["EXEC"]);
+    }
+
     /// Records a line of the scenario's own (a computed value, a checkpoint).
     pub fn note(&mut self, line: impl Into<String>) {
         self.lines.push(line.into());

@@ -3,8 +3,8 @@
 //! GEORADIUS, GEORADIUSBYMEMBER and the `_RO` forms.
 //!
 //! - [`geohash`]: encoding, decoding, the cells covering a search, distances;
-//! - [`pqsort`]: Redis's partial quicksort, which decides the order of equally distant
-//!   results when COUNT is given.
+//! - [`crate::pqsort`]: Redis's partial quicksort, which decides the order of equally
+//!   distant results when COUNT is given.
 //!
 //! A search visits the centre cell and its eight neighbours in Redis's order, reads
 //! each cell's score range from the sorted set in score order, keeps the points inside
@@ -14,18 +14,20 @@
 //! (`fixedpoint_d2string`, not `%.4f`: they differ on rounding ties).
 
 pub mod geohash;
-pub mod pqsort;
 
 use std::cmp::Ordering;
 
 use redoubt_resp::request::Args;
 use redoubt_resp::ReplyBuf;
 
-use super::zset::{read_zset, store, store_nothing, zadd_apply, zadd_propagation, ZaddOptions};
+use super::zset::{
+    parse_zadd_options, read_zset, reply_no_source, store, store_nothing, zadd_apply, zadd_propagation, ZaddSyntax,
+};
 use super::{int_arg, is, DataCommand, LockMode::Keys};
 use crate::exec::{err, Access, CmdError, CmdResult, Ctx};
 use crate::float::{push_fixed, push_fixedpoint, push_human, string2d};
 use crate::notify;
+use crate::pqsort::pqsort;
 use crate::types::zset::range::{Range, ScoreRange};
 use crate::types::zset::{Limits, ZSet};
 use geohash::{decode_score, Bits, Shape, ShapeKind};
@@ -122,20 +124,7 @@ fn reply_coordinate(out: &mut ReplyBuf, v: f64) {
 /* ---------------------------------------------------------------- GEOADD and lookups */
 
 fn geoadd(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let (mut o, mut first) = (ZaddOptions::default(), 2);
-    while first < args.len() {
-        let a = args.get(first);
-        if is(a, "nx") {
-            o.flags.nx = true;
-        } else if is(a, "xx") {
-            o.flags.xx = true;
-        } else if is(a, "ch") {
-            o.ch = true;
-        } else {
-            break;
-        }
-        first += 1;
-    }
+    let (o, first) = parse_zadd_options(args, 2, ZaddSyntax::Geoadd);
     let rest = args.len() - first;
     if !rest.is_multiple_of(3) || (o.flags.xx && o.flags.nx) || rest == 0 {
         return Err(err::SYNTAX);
@@ -402,16 +391,7 @@ fn georadius_generic(ctx: &mut Ctx, args: Args, src: usize, kind: Kind) -> CmdRe
     }
     let out = &mut *ctx.out;
     let Some(z) = read_zset(ctx.db, src_key, Access::Peek)? else {
-        return match store_key {
-            Some(dst) => {
-                out.int(0);
-                store_nothing(ctx.db, dst)
-            }
-            None => {
-                out.array(0);
-                Ok(())
-            }
-        };
+        return reply_no_source(ctx.db, out, store_key);
     };
     let (Some((lon, lat)), Some((shape_kind, conversion))) = (center, kind_of_shape) else {
         return Err(err::SYNTAX);
@@ -455,7 +435,8 @@ fn sort_found(found: &mut [Found], sort: Sort, returned: usize) {
     if returned == found.len() {
         found.sort_by(cmp);
     } else {
-        pqsort::pqsort(found, &cmp, 0, returned.saturating_sub(1));
+        // Without the BSD insertion-sort shortcut, as Redis 7.0.15 sorts (see `pqsort`).
+        pqsort(found, 0, returned.saturating_sub(1) as i64, &cmp);
     }
 }
 

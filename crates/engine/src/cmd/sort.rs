@@ -7,8 +7,8 @@
 //!   with `strcoll`, which in the C and C.UTF-8 locales is `strcmp` (bytes up to the
 //!   first NUL), except under STORE, which compares whole strings;
 //! - the algorithm: glibc's `qsort` is a stable merge sort, so a stable sort gives the
-//!   same order; with BY and a LIMIT, Redis runs its own partial quicksort (`pqsort`,
-//!   [`partial_quicksort`]), whose order of equal elements is reproduced step by step;
+//!   same order; with BY and a LIMIT, Redis runs its own partial quicksort
+//!   ([`crate::pqsort`]), whose order of equal elements is reproduced step by step;
 //! - the numbers: `strtod` on the whole value, where an underflow or overflow is an
 //!   error too.
 //!
@@ -27,6 +27,7 @@ use super::{int_arg, is, DataCommand, LockMode::KeysOrPatterns};
 use crate::exec::{err, Access, CmdError, CmdResult, Ctx, Db, Expiry};
 use crate::float::strtod;
 use crate::notify;
+use crate::pqsort::pqsort;
 use crate::types::list::List;
 use crate::value::{NewValue, Object, ValueRef};
 
@@ -256,141 +257,6 @@ fn score_of(value: &[u8]) -> Option<f64> {
     (taken_all && !r.range_error && !subnormal && !r.value.is_nan()).then_some(r.value)
 }
 
-/// Sorts `v[start..=end]` into place as Redis's `pqsort` does (NetBSD's qsort, the
-/// Bentley-McIlroy quicksort, skipping partitions outside the range), so that equal
-/// elements end up where Redis puts them. Elements outside the range are left in
-/// whatever order the partitioning leaves them.
-///
-/// Redis recurses into the left partition and loops on the right one; the partitions
-/// are disjoint and each is sorted by its contents alone, so working through them from
-/// an explicit stack gives the same result without deep recursion.
-fn partial_quicksort<T>(v: &mut [T], start: i64, end: i64, cmp: &impl Fn(&T, &T) -> Ordering) {
-    // Redis passes the range as byte addresses of elements of `ES` bytes: the first
-    // byte of the first element, the last byte of the last one.
-    const ES: i64 = 16;
-    let (lo_byte, hi_byte) = (start * ES, (end + 1) * ES - 1);
-    let overlaps = |first: usize, n: usize| {
-        let (l, r) = (first as i64 * ES, (first + n) as i64 * ES - 1);
-        !((lo_byte < l && hi_byte < l) || (lo_byte > r && hi_byte > r))
-    };
-    let mut work = vec![(0usize, v.len())];
-    while let Some((a, n)) = work.pop() {
-        if let Some(parts) = partition(v, a, n, cmp) {
-            for (first, len) in parts {
-                if len > 1 && overlaps(first, len) {
-                    work.push((first, len));
-                }
-            }
-        }
-    }
-}
-
-/// One step of the Bentley-McIlroy quicksort on `v[a..a + n]`: sorts small or
-/// already-partitioned ranges by insertion and returns None, else partitions (equal
-/// elements gathered at both ends, then swapped to the middle) and returns the two
-/// ranges still to sort.
-fn partition<T>(v: &mut [T], a: usize, n: usize, cmp: &impl Fn(&T, &T) -> Ordering) -> Option<[(usize, usize); 2]> {
-    if n < 7 {
-        insertion_sort(v, a, n, cmp);
-        return None;
-    }
-    let mut pm = a + n / 2;
-    if n > 7 {
-        let (mut pl, mut pn) = (a, a + n - 1);
-        if n > 40 {
-            let d = n / 8;
-            pl = median3(v, pl, pl + d, pl + 2 * d, cmp);
-            pm = median3(v, pm - d, pm, pm + d, cmp);
-            pn = median3(v, pn - 2 * d, pn - d, pn, cmp);
-        }
-        pm = median3(v, pl, pm, pn, cmp);
-    }
-    v.swap(a, pm);
-    let (mut pa, mut pb) = (a + 1, a + 1);
-    let (mut pc, mut pd) = (a + n - 1, a + n - 1);
-    let mut swapped = false;
-    loop {
-        while pb <= pc {
-            let c = cmp(&v[pb], &v[a]);
-            if c == Ordering::Greater {
-                break;
-            }
-            if c == Ordering::Equal {
-                swapped = true;
-                v.swap(pa, pb);
-                pa += 1;
-            }
-            pb += 1;
-        }
-        while pb <= pc {
-            let c = cmp(&v[pc], &v[a]);
-            if c == Ordering::Less {
-                break;
-            }
-            if c == Ordering::Equal {
-                swapped = true;
-                v.swap(pc, pd);
-                pd -= 1;
-            }
-            pc -= 1;
-        }
-        if pb > pc {
-            break;
-        }
-        v.swap(pb, pc);
-        swapped = true;
-        pb += 1;
-        pc -= 1;
-    }
-    if !swapped {
-        insertion_sort(v, a, n, cmp);
-        return None;
-    }
-    let pn = a + n;
-    let r = (pa - a).min(pb - pa);
-    swap_blocks(v, a, pb - r, r);
-    let r = (pd - pc).min(pn - pd - 1);
-    swap_blocks(v, pb, pn - r, r);
-    Some([(a, pb - pa), (pn - (pd - pc), pd - pc)])
-}
-
-fn insertion_sort<T>(v: &mut [T], a: usize, n: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
-    for m in a + 1..a + n {
-        let mut l = m;
-        while l > a && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
-            v.swap(l, l - 1);
-            l -= 1;
-        }
-    }
-}
-
-fn median3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> Ordering) -> usize {
-    let lt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Less;
-    let gt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Greater;
-    if lt(a, b) {
-        if lt(b, c) {
-            b
-        } else if lt(a, c) {
-            c
-        } else {
-            a
-        }
-    } else if gt(b, c) {
-        b
-    } else if lt(a, c) {
-        a
-    } else {
-        c
-    }
-}
-
-/// Swaps `v[a..a + n]` with `v[b..b + n]` element by element (`vecswap`).
-fn swap_blocks<T>(v: &mut [T], a: usize, b: usize, n: usize) {
-    for i in 0..n {
-        v.swap(a + i, b + i);
-    }
-}
-
 /* ----------------------------- The command -------------------------------- */
 
 fn sort(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -443,7 +309,9 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> CmdResult {
         numbers_ok = compute_keys(ctx, &o, &mut items)?;
         let c = Compare { desc: o.desc, alpha: o.alpha, by_pattern: o.by.is_some(), store: o.store.is_some() };
         if o.by.is_some() && (start != 0 || end != items.len() as i64 - 1) {
-            partial_quicksort(&mut items, start, end, &|a, b| c.cmp(a, b));
+            // Redis sorts a BY ... LIMIT range with its partial quicksort, whose tie
+            // order clients see.
+            pqsort(&mut items, start, end, &|a, b| c.cmp(a, b));
         } else {
             items.sort_by(|a, b| c.cmp(a, b));
         }
@@ -656,31 +524,5 @@ mod tests {
         assert_eq!(star(b"w_*"), Some(2));
         assert_eq!(star(b"nosort"), None);
         assert_eq!(star(b"a\0*"), None);
-    }
-
-    #[test]
-    fn partial_quicksort_sorts_the_range() {
-        let mut x = 12345u64;
-        for len in [0usize, 1, 5, 7, 8, 40, 41, 200] {
-            let v: Vec<u32> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x % 50) as u32
-                })
-                .collect();
-            let mut sorted = v.clone();
-            sorted.sort();
-            for (s, e) in [(0i64, len as i64 - 1), (1, 3), (len as i64 / 2, len as i64 / 2 + 5)] {
-                let e = e.min(len as i64 - 1);
-                if s > e {
-                    continue;
-                }
-                let mut w = v.clone();
-                partial_quicksort(&mut w, s, e, &|a: &u32, b: &u32| a.cmp(b));
-                assert_eq!(&w[s as usize..=e as usize], &sorted[s as usize..=e as usize], "len {len} range {s}..={e}");
-            }
-        }
     }
 }

@@ -121,6 +121,21 @@ pub fn store_nothing(db: &mut Db<'_>, key: &[u8]) -> CmdResult {
     Ok(())
 }
 
+/// The reply of a range or search command whose source key does not exist: an empty
+/// array, or with a destination (STORE) the count 0 and [`store_nothing`].
+pub fn reply_no_source(db: &mut Db<'_>, out: &mut ReplyBuf, dst: Option<&[u8]>) -> CmdResult {
+    match dst {
+        Some(dst) => {
+            out.int(0);
+            store_nothing(db, dst)
+        }
+        None => {
+            out.array(0);
+            Ok(())
+        }
+    }
+}
+
 /// The thresholds of the small encoding, as configured now.
 pub fn limits(db: &Db<'_>) -> Limits {
     Limits::of(&db.engine.knobs)
@@ -165,11 +180,23 @@ pub struct ZaddOptions {
     pub ch: bool,
 }
 
-/// Parses ZADD's options from `args[from..]`; returns them and the index of the first
-/// score. `incr` is preset for ZINCRBY, which goes through the same parser in Redis.
-fn parse_zadd_options(args: Args, from: usize, incr: bool) -> (ZaddOptions, usize) {
+/// Which option words a ZADD-like command takes before its pairs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ZaddSyntax {
+    /// ZADD: NX, XX, CH, INCR, GT, LT.
+    Zadd,
+    /// ZINCRBY: ZADD's words, INCR preset (Redis runs it through ZADD's parser).
+    Zincrby,
+    /// GEOADD: NX, XX and CH only.
+    Geoadd,
+}
+
+/// Parses the options of a ZADD-like command from `args[from..]`, up to the first
+/// word that is not one of `syntax`'s; returns them and the index of that word.
+pub fn parse_zadd_options(args: Args, from: usize, syntax: ZaddSyntax) -> (ZaddOptions, usize) {
     let mut o = ZaddOptions::default();
-    o.flags.incr = incr;
+    o.flags.incr = syntax == ZaddSyntax::Zincrby;
+    let zadd_words = syntax != ZaddSyntax::Geoadd;
     let mut i = from;
     while i < args.len() {
         let a = args.get(i);
@@ -179,11 +206,11 @@ fn parse_zadd_options(args: Args, from: usize, incr: bool) -> (ZaddOptions, usiz
             o.flags.xx = true;
         } else if is(a, "ch") {
             o.ch = true;
-        } else if is(a, "incr") {
+        } else if zadd_words && is(a, "incr") {
             o.flags.incr = true;
-        } else if is(a, "gt") {
+        } else if zadd_words && is(a, "gt") {
             o.flags.gt = true;
-        } else if is(a, "lt") {
+        } else if zadd_words && is(a, "lt") {
             o.flags.lt = true;
         } else {
             break;
@@ -270,8 +297,8 @@ pub fn zadd_apply(ctx: &mut Ctx, key: &[u8], o: &ZaddOptions, pairs: &[(f64, &[u
     Ok(changed)
 }
 
-fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) -> CmdResult {
-    let (o, first) = parse_zadd_options(args, 2, incr);
+fn zadd_generic(ctx: &mut Ctx, args: Args, syntax: ZaddSyntax) -> CmdResult {
+    let (o, first) = parse_zadd_options(args, 2, syntax);
     let rest = args.len() - first;
     if rest == 0 || !rest.is_multiple_of(2) {
         return Err(err::SYNTAX);
@@ -287,11 +314,11 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) -> CmdResult {
 }
 
 fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
-    zadd_generic(ctx, args, false)
+    zadd_generic(ctx, args, ZaddSyntax::Zadd)
 }
 
 fn zincrby(ctx: &mut Ctx, args: Args) -> CmdResult {
-    zadd_generic(ctx, args, true)
+    zadd_generic(ctx, args, ZaddSyntax::Zincrby)
 }
 
 /// The ZADD that GEOADD is propagated as (Redis rewrites GEOADD's arguments into a

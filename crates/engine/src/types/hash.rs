@@ -19,6 +19,7 @@
 use super::packed::{self, Elem, Packed};
 use super::table::{Full, Keyed, Table};
 use crate::digest::{mix_digest, xor_digest, Digest};
+use crate::varint;
 
 /// The conversion thresholds, read from the config knobs once per command.
 #[derive(Clone, Copy, Debug)]
@@ -45,15 +46,15 @@ pub struct Pair(Box<[u8]>);
 
 impl Pair {
     pub fn new(field: &[u8], value: &[u8]) -> Pair {
-        let mut b = Vec::with_capacity(packed::varint_len(field.len()) + field.len() + value.len());
-        packed::push_varint(&mut b, field.len());
+        let mut b = Vec::with_capacity(varint::len(field.len()) + field.len() + value.len());
+        varint::push(&mut b, field.len());
         b.extend_from_slice(field);
         b.extend_from_slice(value);
         Pair(b.into_boxed_slice())
     }
 
     fn split(&self) -> (&[u8], &[u8]) {
-        let (n, used) = packed::read_varint(&self.0);
+        let (n, used) = varint::read(&self.0);
         self.0[used..].split_at(n)
     }
 
@@ -66,7 +67,7 @@ impl Pair {
     }
 
     fn set_value(&mut self, value: &[u8]) {
-        let (n, used) = packed::read_varint(&self.0);
+        let (n, used) = varint::read(&self.0);
         let start = used + n;
         if self.0.len() - start == value.len() {
             // Same length (a counter, a fixed-size value): no new allocation.

@@ -27,6 +27,7 @@
 use redoubt_resp::number::parse_i64;
 
 use crate::value::format_i64;
+use crate::varint;
 
 const SMALL_INT: u8 = 0x80;
 const SMALL_INT_MAX: i64 = 63;
@@ -136,7 +137,7 @@ pub fn encoded_len(e: Elem<'_>) -> usize {
         Elem::Int(v) if (0..=SMALL_INT_MAX).contains(&v) => 1,
         Elem::Int(v) => 1 + INT_WIDTHS[int_form(v)],
         Elem::Str(b) if b.len() <= SHORT_STR_MAX => 1 + b.len(),
-        Elem::Str(b) => 1 + varint_len(b.len()) + b.len(),
+        Elem::Str(b) => 1 + varint::len(b.len()) + b.len(),
     }
 }
 
@@ -163,43 +164,10 @@ pub fn encode(e: Elem<'_>, out: &mut Vec<u8>) {
         }
         Elem::Str(b) => {
             out.push(LONG_STR);
-            push_varint(out, b.len());
+            varint::push(out, b.len());
             out.extend_from_slice(b);
         }
     }
-}
-
-/// Bytes of the LEB128 varint for `v`.
-pub(crate) fn varint_len(mut v: usize) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
-/// Appends `v` as a LEB128 varint.
-pub(crate) fn push_varint(out: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Reads a varint at the start of `b`: (value, bytes used).
-pub(crate) fn read_varint(b: &[u8]) -> (usize, usize) {
-    let (mut v, mut shift) = (0usize, 0);
-    for (i, &byte) in b.iter().enumerate() {
-        v |= ((byte & 0x7f) as usize) << shift;
-        if byte & 0x80 == 0 {
-            return (v, i + 1);
-        }
-        shift += 7;
-    }
-    debug_assert!(false, "truncated varint in a packed array");
-    (v, b.len())
 }
 
 /// Decodes the element at the start of `b`: (element, bytes it takes).
@@ -224,7 +192,7 @@ pub fn decode(b: &[u8]) -> (Elem<'_>, usize) {
         }
         _ => {
             debug_assert_eq!(t, LONG_STR);
-            let (n, used) = read_varint(&b[1..]);
+            let (n, used) = varint::read(&b[1..]);
             let start = 1 + used;
             (Elem::Str(&b[start..start + n]), start + n)
         }

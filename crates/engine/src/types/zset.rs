@@ -377,16 +377,24 @@ impl ZSet {
         }
     }
 
+    /// Whether `range` is not void and overlaps the span from the first entry to the
+    /// last (Redis's `zslIsInRange` / `zzlIsInRange` and their lex forms): the check
+    /// before looking for the range's ends.
+    fn may_hold(&self, range: &Range<'_>) -> bool {
+        let len = self.len();
+        if range.is_void() || len == 0 {
+            return false;
+        }
+        let (Some((last_m, last_s)), Some((first_m, first_s))) = (self.get(len - 1), self.get(0)) else {
+            return false;
+        };
+        range.gte_min(last_m, last_s) && range.lte_max(first_m, first_s)
+    }
+
     /// Rank of the first entry in `range` (Redis's `zzlFirstInRange` /
     /// `zslFirstInRange` and their lex forms), or None when the range holds nothing.
     pub fn first_in_range(&self, range: &Range<'_>) -> Option<usize> {
-        let len = self.len();
-        if range.is_void() || len == 0 {
-            return None;
-        }
-        let (last_m, last_s) = self.get(len - 1)?;
-        let (first_m, first_s) = self.get(0)?;
-        if !range.gte_min(last_m, last_s) || !range.lte_max(first_m, first_s) {
+        if !self.may_hold(range) {
             return None;
         }
         let at = match self {
@@ -400,13 +408,7 @@ impl ZSet {
 
     /// Rank of the last entry in `range`, or None when the range holds nothing.
     pub fn last_in_range(&self, range: &Range<'_>) -> Option<usize> {
-        let len = self.len();
-        if range.is_void() || len == 0 {
-            return None;
-        }
-        let (last_m, last_s) = self.get(len - 1)?;
-        let (first_m, first_s) = self.get(0)?;
-        if !range.gte_min(last_m, last_s) || !range.lte_max(first_m, first_s) {
+        if !self.may_hold(range) {
             return None;
         }
         let at = match self {

@@ -7,6 +7,13 @@
 //! Encodings: `0xxxxxxx` 7-bit uint; `10xxxxxx` string up to 63 bytes; `110xxxxx`+1
 //! 13-bit int; `1110xxxx`+1 string up to 4095 bytes; `0xF0`+u32 longer string;
 //! `0xF1`/`0xF2`/`0xF3`/`0xF4` 16/24/32/64-bit ints (little-endian).
+//!
+//! Entries are encoded by the engine's listpack (`redoubt_engine::types::list::listpack`,
+//! whose list nodes are this very format); here foreign blobs are validated and read,
+//! and new ones assembled for RDB files.
+
+use redoubt_engine::types::list::listpack::{as_elem, encode, push_backlen};
+use redoubt_engine::types::packed::Elem as Entry;
 
 use super::{bytes_at, BlobError, Elem};
 
@@ -90,49 +97,6 @@ fn check_backlen(blob: &[u8], p: usize, len: usize) -> Result<usize, BlobError> 
     }
 }
 
-fn backlen_size(l: usize) -> usize {
-    match l {
-        0..=127 => 1,
-        128..16383 => 2,
-        16383..2097151 => 3,
-        2097151..268435455 => 4,
-        _ => 5,
-    }
-}
-
-fn push_backlen(out: &mut Vec<u8>, l: usize) {
-    match backlen_size(l) {
-        1 => out.push(l as u8),
-        2 => out.extend_from_slice(&[(l >> 7) as u8, (l & 127) as u8 | 128]),
-        3 => out.extend_from_slice(&[(l >> 14) as u8, ((l >> 7) & 127) as u8 | 128, (l & 127) as u8 | 128]),
-        4 => out.extend_from_slice(&[
-            (l >> 21) as u8,
-            ((l >> 14) & 127) as u8 | 128,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]),
-        _ => out.extend_from_slice(&[
-            (l >> 28) as u8,
-            ((l >> 21) & 127) as u8 | 128,
-            ((l >> 14) & 127) as u8 | 128,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]),
-    }
-}
-
-/// Redis's `lpStringToInt64`: a string is stored as an integer when it is the exact
-/// decimal form of one (no sign on zero, no leading zeros, no spaces, at most 20 bytes).
-pub fn string_as_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    redoubt_resp::number::parse_i64(s).filter(|v| {
-        let mut buf = [0u8; 20];
-        redoubt_engine::value::format_i64(*v, &mut buf) == s
-    })
-}
-
 /// Builds a listpack, one element at a time, as `lpAppend` would.
 pub struct Builder {
     buf: Vec<u8>,
@@ -168,55 +132,21 @@ impl Builder {
     /// Appends a string, as an integer when it is one (what Redis does with every
     /// element it stores).
     pub fn push_str(&mut self, s: &[u8]) {
-        match string_as_int(s) {
-            Some(v) => self.push_int(v),
-            None => self.push_bytes(s),
-        }
+        self.push(as_elem(s));
     }
 
     /// Appends bytes as a string entry.
     pub fn push_bytes(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        let len = s.len();
-        if len < 64 {
-            self.buf.push(0x80 | len as u8);
-        } else if len < 4096 {
-            self.buf.extend_from_slice(&[0xe0 | (len >> 8) as u8, len as u8]);
-        } else {
-            self.buf.push(0xf0);
-            self.buf.extend_from_slice(&(len as u32).to_le_bytes());
-        }
-        self.buf.extend_from_slice(s);
-        self.finish_entry(start);
+        self.push(Entry::Str(s));
     }
 
     /// Appends an integer in the smallest encoding that holds it.
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        if (0..=127).contains(&v) {
-            self.buf.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = if v < 0 { (1i64 << 13) + v } else { v } as u64;
-            self.buf.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
-        } else if (i16::MIN as i64..=i16::MAX as i64).contains(&v) {
-            self.buf.push(0xf1);
-            self.buf.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-            self.buf.push(0xf2);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-            self.buf.push(0xf3);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            self.buf.push(0xf4);
-            self.buf.extend_from_slice(&v.to_le_bytes());
-        }
-        self.finish_entry(start);
+        self.push(Entry::Int(v));
     }
 
-    fn finish_entry(&mut self, start: usize) {
-        let len = self.buf.len() - start;
-        push_backlen(&mut self.buf, len);
+    fn push(&mut self, e: Entry<'_>) {
+        encode(e, &mut self.buf);
         self.count += 1;
     }
 

@@ -76,7 +76,7 @@ impl<W: Write> RdbWriter<W> {
     /// otherwise length + bytes.
     pub fn string(&mut self, s: &[u8]) -> io::Result<()> {
         if s.len() <= INT_ENC_MAX_LEN {
-            if let Some(v) = crate::codec::listpack::string_as_int(s) {
+            if let Some(v) = redoubt_engine::types::packed::int_of(s) {
                 let mut buf = [0u8; 5];
                 if let Some(n) = encode_int(v, &mut buf) {
                     return self.raw(&buf[..n]);

@@ -29,11 +29,11 @@ use redoubt_persist::aof::manifest::{base_name, incr_name, manifest_name, AofFil
 use redoubt_persist::aof::reader::{read_commands, Ending, ReadError};
 use redoubt_persist::aof::writer::{AofWriter, Fsync, Level};
 use redoubt_persist::rdb::load::EngineSink;
-use redoubt_persist::snapshot::{self, Format, Snapshot, Written};
+use redoubt_persist::snapshot::{Format, Snapshot, Written};
 use redoubt_resp::request::OwnedArgs;
 use redoubt_resp::{Protocol, ReplyBuf};
 
-use super::rdb::{absolute, save_options, FileTarget};
+use super::rdb::{absolute, complete, start_snapshot, FileTarget};
 use super::{Job, JobKind, Logged};
 use crate::client::{ClientShared, ClientState};
 use crate::dispatch::{Call, Flow, Handler};
@@ -433,28 +433,14 @@ pub fn open_at_startup(server: &Server) -> Result<(), String> {
 fn write_base_sync(server: &Server, path: &Path, rdb: bool) -> io::Result<Written> {
     let (ft, file) = FileTarget::create(path.to_path_buf(), &format!("temp-rewriteaof-{}.aof", std::process::id()))?;
     let format = if rdb { Format::Rdb } else { Format::Commands };
-    let snap = snapshot::start(
-        &server.engine,
-        Box::new(file),
-        save_options(server, true),
-        format,
-        crate::REDIS_VERSION,
-        |_| {},
-    );
-    let snap = match snap {
+    let snap = match start_snapshot(server, file, format, true, |_| {}) {
         Ok(s) => s,
         Err(e) => {
             ft.discard();
             return Err(e);
         }
     };
-    match snap.run(&server.engine) {
-        Ok(w) => ft.commit().map(|_| w),
-        Err(e) => {
-            ft.discard();
-            Err(e)
-        }
-    }
+    complete(server, &snap, ft)
 }
 
 // ---- REWRITE -----------------------------------------------------------------------
@@ -514,26 +500,19 @@ pub fn start_rewrite(server: &Arc<Server>, enabling: bool) -> io::Result<()> {
     let format = if preamble { Format::Rdb } else { Format::Commands };
     let mut dirty = 0;
     let mut cut_error = None;
-    let snap = snapshot::start(
-        &server.engine,
-        Box::new(file),
-        save_options(server, true),
-        format,
-        crate::REDIS_VERSION,
-        |_| {
-            dirty = stats::total(Stat::Dirty);
-            let Some(f) = new_incr_file else { return };
-            match &writer {
-                // Every shard is locked: the writer switches files exactly here.
-                Some(w) => server.engine.journal.cut(|_| w.rotate(f)),
-                None => {
-                    if let Err(e) = attach(server, f) {
-                        cut_error = Some(e);
-                    }
+    let snap = start_snapshot(server, file, format, true, |_| {
+        dirty = stats::total(Stat::Dirty);
+        let Some(f) = new_incr_file else { return };
+        match &writer {
+            // Every shard is locked: the writer switches files exactly here.
+            Some(w) => server.engine.journal.cut(|_| w.rotate(f)),
+            None => {
+                if let Err(e) = attach(server, f) {
+                    cut_error = Some(e);
                 }
             }
-        },
-    );
+        }
+    });
     let snap = match (snap, cut_error) {
         (Ok(s), None) => s,
         (Ok(s), Some(e)) => {

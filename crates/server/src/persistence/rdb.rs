@@ -110,15 +110,7 @@ fn begin(server: &Server, target: PathBuf) -> io::Result<(Arc<Snapshot>, FileTar
         e
     })?;
     let mut dirty = 0;
-    let snap = snapshot::start(
-        &server.engine,
-        Box::new(file),
-        save_options(server, false),
-        Format::Rdb,
-        crate::REDIS_VERSION,
-        |_| dirty = stats::total(Stat::Dirty),
-    );
-    match snap {
+    match start_snapshot(server, file, Format::Rdb, false, |_| dirty = stats::total(Stat::Dirty)) {
         Ok(s) => Ok((s, ft, dirty)),
         Err(e) => {
             ft.discard();
@@ -127,8 +119,28 @@ fn begin(server: &Server, target: PathBuf) -> io::Result<(Arc<Snapshot>, FileTar
     }
 }
 
+/// Starts a snapshot of the dataset into `file`, in `format`, with the save options as
+/// configured now (`aof_base`: the base file of an AOF); `at_start` runs at the
+/// snapshot's instant, while every shard is locked.
+pub fn start_snapshot(
+    server: &Server,
+    file: File,
+    format: Format,
+    aof_base: bool,
+    at_start: impl FnOnce(u64),
+) -> io::Result<Arc<Snapshot>> {
+    snapshot::start(
+        &server.engine,
+        Box::new(file),
+        save_options(server, aof_base),
+        format,
+        crate::REDIS_VERSION,
+        at_start,
+    )
+}
+
 /// Runs a started snapshot to the end and commits its file.
-fn complete(server: &Server, snap: &Snapshot, ft: FileTarget) -> io::Result<Written> {
+pub fn complete(server: &Server, snap: &Snapshot, ft: FileTarget) -> io::Result<Written> {
     match snap.run(&server.engine) {
         Ok(w) => ft.commit().map(|_| w),
         Err(e) => {

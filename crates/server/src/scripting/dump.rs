@@ -2,16 +2,13 @@
 //! one server restores on the other: for each library the `FUNCTION2` opcode and its
 //! code as an RDB string (LZF-compressed under `rdbcompression`, as Redis writes
 //! it), then the RDB version (2 bytes, little-endian) and the CRC64 of everything
-//! before (8 bytes, little-endian) — the footer of every DUMP payload.
+//! before (8 bytes, little-endian) — the footer of every DUMP payload
+//! (`redoubt_persist::dump`).
 
-use redoubt_persist::crc64::crc64;
+use redoubt_persist::dump::{push_footer, verify_payload};
 use redoubt_persist::rdb::opcode::FUNCTION2;
 use redoubt_persist::rdb::read::RdbReader;
 use redoubt_persist::rdb::write::RdbWriter;
-use redoubt_persist::rdb::RDB_VERSION;
-
-/// The footer: version and checksum.
-const FOOTER_BYTES: usize = 10;
 
 const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 
@@ -24,25 +21,15 @@ pub fn payload(codes: &[&[u8]], compress: bool) -> Vec<u8> {
         let _ = w.string(code);
     }
     let mut out = w.into_inner();
-    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    push_footer(&mut out);
     out
 }
 
 /// The libraries' code in `payload`, or Redis's error text.
 pub fn libraries(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
-    if payload.len() < FOOTER_BYTES {
-        return Err(BAD_PAYLOAD);
-    }
-    let body_len = payload.len() - FOOTER_BYTES;
-    let footer = &payload[body_len..];
-    let version = u16::from_le_bytes([footer[0], footer[1]]) as u32;
-    let crc = u64::from_le_bytes(footer[2..].try_into().map_err(|_| BAD_PAYLOAD)?);
-    if version > RDB_VERSION || crc64(0, &payload[..body_len + 2]) != crc {
-        return Err(BAD_PAYLOAD);
-    }
-    let body = &payload[..body_len];
+    // `verify_payload` fails only with Redis's "version or checksum" error.
+    let body = verify_payload(payload).map_err(|_| BAD_PAYLOAD)?;
+    let body_len = body.len();
     let mut r = RdbReader::new(body, body_len as u64);
     let mut codes = Vec::new();
     while (r.pos() as usize) < body_len {

@@ -183,39 +183,30 @@ pub fn align52(hash: Bits) -> u64 {
     hash.bits << 52u32.saturating_sub(hash.step as u32 * 2)
 }
 
-fn move_x(hash: &mut Bits, d: i8) {
+/// The interleaved bits of the longitude (x) in a hash; the latitude's (y) are the
+/// others.
+const X_BITS: u64 = 0xaaaaaaaaaaaaaaaa;
+const Y_BITS: u64 = 0x5555555555555555;
+
+/// Moves a cell `d` steps (-1, 0 or 1) along the axis whose bits `axis` masks, the
+/// other axis unchanged (Redis's `geohash_move_x` with `X_BITS`, `geohash_move_y`
+/// with `Y_BITS`).
+fn move_along(hash: &mut Bits, d: i8, axis: u64) {
     // A zero-step hash (the "no cell" marker) has no neighbours to move to.
     if d == 0 || hash.step == 0 || hash.step > 32 {
         return;
     }
-    let mut x = hash.bits & 0xaaaaaaaaaaaaaaaa;
-    let y = hash.bits & 0x5555555555555555;
-    let zz = 0x5555555555555555u64 >> (64 - hash.step as u32 * 2);
+    let mut mine = hash.bits & axis;
+    let other = hash.bits & !axis;
+    let zz = !axis >> (64 - hash.step as u32 * 2);
     if d > 0 {
-        x = x.wrapping_add(zz + 1);
+        mine = mine.wrapping_add(zz + 1);
     } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
+        mine |= zz;
+        mine = mine.wrapping_sub(zz + 1);
     }
-    x &= 0xaaaaaaaaaaaaaaaau64 >> (64 - hash.step as u32 * 2);
-    hash.bits = x | y;
-}
-
-fn move_y(hash: &mut Bits, d: i8) {
-    if d == 0 || hash.step == 0 || hash.step > 32 {
-        return;
-    }
-    let x = hash.bits & 0xaaaaaaaaaaaaaaaa;
-    let mut y = hash.bits & 0x5555555555555555;
-    let zz = 0xaaaaaaaaaaaaaaaau64 >> (64 - hash.step as u32 * 2);
-    if d > 0 {
-        y = y.wrapping_add(zz + 1);
-    } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
-    }
-    y &= 0x5555555555555555u64 >> (64 - hash.step as u32 * 2);
-    hash.bits = x | y;
+    mine &= axis >> (64 - hash.step as u32 * 2);
+    hash.bits = mine | other;
 }
 
 /// The eight neighbours of a cell.
@@ -233,8 +224,8 @@ pub struct Neighbors {
 
 fn moved(hash: &Bits, dx: i8, dy: i8) -> Bits {
     let mut h = *hash;
-    move_x(&mut h, dx);
-    move_y(&mut h, dy);
+    move_along(&mut h, dx, X_BITS);
+    move_along(&mut h, dy, Y_BITS);
     h
 }
 

@@ -84,19 +84,15 @@ fn decode(ops: &[u8], p: usize) -> Op {
     }
 }
 
-/// Calls `f(first, len, value)` for every VAL run of the opcodes `ops`, in order;
-/// `Corrupt` if they do not cover exactly the 16384 registers. A VAL run reaching
-/// past the last register stops the walk before `f` sees it (Redis's `hllMerge` and
-/// `hllSparseToDense`).
-pub fn for_each_run(ops: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Invalid> {
+/// Walks the opcodes `ops` in order, calling `f(first register, op)` for each until
+/// it returns false; `Corrupt` unless the registers walked (not counting the opcode
+/// `f` stopped at) are exactly the 16384.
+fn walk(ops: &[u8], mut f: impl FnMut(usize, Op) -> bool) -> Result<(), Invalid> {
     let (mut p, mut idx) = (0, 0usize);
     while p < ops.len() {
         let op = decode(ops, p);
-        if op.value > 0 {
-            if idx + op.span > REGISTERS {
-                break;
-            }
-            f(idx, op.span, op.value);
+        if !f(idx, op) {
+            break;
         }
         idx += op.span;
         p += op.bytes;
@@ -108,21 +104,29 @@ pub fn for_each_run(ops: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(
     }
 }
 
+/// Calls `f(first, len, value)` for every VAL run of the opcodes `ops`, in order;
+/// `Corrupt` if they do not cover exactly the 16384 registers. A VAL run reaching
+/// past the last register stops the walk before `f` sees it (Redis's `hllMerge` and
+/// `hllSparseToDense`).
+pub fn for_each_run(ops: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Invalid> {
+    walk(ops, |idx, op| {
+        if op.value > 0 {
+            if idx + op.span > REGISTERS {
+                return false;
+            }
+            f(idx, op.span, op.value);
+        }
+        true
+    })
+}
+
 /// Adds the register counts of the opcodes `ops` to `h` (Redis's
 /// `hllSparseRegHisto`); `Corrupt` if they do not cover exactly 16384 registers.
 pub fn histogram(ops: &[u8], h: &mut repr::Histogram) -> Result<(), Invalid> {
-    let (mut p, mut idx) = (0, 0usize);
-    while p < ops.len() {
-        let op = decode(ops, p);
+    walk(ops, |_, op| {
         h[op.value as usize] += op.span as u64;
-        idx += op.span;
-        p += op.bytes;
-    }
-    if idx == REGISTERS {
-        Ok(())
-    } else {
-        Err(Invalid::Corrupt)
-    }
+        true
+    })
 }
 
 /// Raises register `index` of the sparse HLL string `hll` to `count` if it is lower,

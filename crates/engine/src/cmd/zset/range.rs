@@ -9,7 +9,10 @@
 
 use redoubt_resp::request::Args;
 
-use super::{drop_if_empty, limits, read_zset, reply_entries_header, reply_entry, store, store_nothing, write_zset};
+use super::{
+    drop_if_empty, limits, read_zset, reply_entries_header, reply_entry, reply_no_source, store, store_nothing,
+    write_zset,
+};
 use crate::cmd::{int_arg, is};
 use crate::exec::{err, Access, CmdError, CmdResult, Ctx};
 use crate::float::strtod;
@@ -191,16 +194,7 @@ fn zrange_generic(ctx: &mut Ctx, args: Args, at: usize, dst: Option<&[u8]>, by: 
     let key = args.get(at);
     let out = &mut *ctx.out;
     let Some(z) = read_zset(ctx.db, key, Access::Read)? else {
-        return match dst {
-            Some(dst) => {
-                out.int(0);
-                store_nothing(ctx.db, dst)
-            }
-            None => {
-                out.array(0);
-                Ok(())
-            }
-        };
+        return reply_no_source(ctx.db, out, dst);
     };
     let span = match &parsed {
         Parsed::Ranks(start, end) => rank_span(z.len(), *start, *end, reverse),

@@ -90,8 +90,9 @@ pub fn entry_len(e: Elem<'_>) -> usize {
     body + backlen_len(body)
 }
 
-/// Appends the encoding, data and backlen of `e` to `out`.
-fn encode(e: Elem<'_>, out: &mut Vec<u8>) {
+/// Appends the encoding, data and backlen of `e` to `out`: one listpack entry, in the
+/// smallest encoding that holds it (also what the RDB writer builds blobs with).
+pub fn encode(e: Elem<'_>, out: &mut Vec<u8>) {
     let body = entry_body_len(e);
     match e {
         Elem::Int(v) => match body {
@@ -138,7 +139,7 @@ fn encode(e: Elem<'_>, out: &mut Vec<u8>) {
 
 /// Redis's `lpEncodeBacklen`: big-endian 7-bit groups, the continuation bit set on
 /// every byte but the first, so a reader starting at the last byte walks left.
-fn push_backlen(out: &mut Vec<u8>, body: usize) {
+pub fn push_backlen(out: &mut Vec<u8>, body: usize) {
     let n = backlen_len(body);
     for i in (0..n).rev() {
         let group = ((body >> (7 * i)) & 127) as u8;

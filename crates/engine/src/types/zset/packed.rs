@@ -13,6 +13,8 @@
 //! integer form: a listpack keeps 0 for it (ZADD z -0 m; ZSCORE z m → "0", while the
 //! skiplist encoding answers "-0"). [`Packed::insert`] does the same.
 
+use crate::varint;
+
 /// The packed encoding.
 #[derive(Clone, Debug, Default)]
 pub struct Packed {
@@ -27,27 +29,9 @@ struct At<'a> {
     next: usize,
 }
 
-fn push_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// Bytes one entry takes.
 fn entry_size(member_len: usize) -> usize {
-    let mut varint = 1;
-    let mut v = member_len as u64 >> 7;
-    while v > 0 {
-        varint += 1;
-        v >>= 7;
-    }
-    varint + member_len + 8
+    varint::len(member_len) + member_len + 8
 }
 
 impl Packed {
@@ -80,20 +64,12 @@ impl Packed {
 
     /// Decodes the entry at byte offset `off` (an entry boundary below `buf.len()`).
     fn at(&self, off: usize) -> At<'_> {
-        let mut len: u64 = 0;
-        let mut shift = 0;
-        let mut p = off;
         // The buffer is only ever written by this type, so its varints are well
-        // formed; the bounds below only keep a bug from turning into a panic.
-        while let Some(&b) = self.buf.get(p) {
-            p += 1;
-            len |= ((b & 0x7f) as u64) << shift.min(63);
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let end = (p + len as usize).min(self.buf.len());
+        // formed; the bounds below only keep a bug from turning into a panic (in a
+        // release build; `varint::read` asserts in a debug one).
+        let (len, used) = varint::read(self.buf.get(off..).unwrap_or_default());
+        let p = off + used;
+        let end = (p + len).min(self.buf.len());
         let member = &self.buf[p..end];
         let mut raw = [0u8; 8];
         if let Some(b) = self.buf.get(end..end + 8) {
@@ -134,7 +110,7 @@ impl Packed {
     /// Appends an entry that sorts after every present one.
     pub fn push_back(&mut self, member: &[u8], score: f64) {
         let score = if score == 0.0 { 0.0 } else { score };
-        push_varint(&mut self.buf, member.len() as u64);
+        varint::push(&mut self.buf, member.len());
         self.buf.extend_from_slice(member);
         self.buf.extend_from_slice(&score.to_le_bytes());
         self.len += 1;
@@ -150,7 +126,7 @@ impl Packed {
             .find(|&(_, m, s)| s > score || (s == score && m > member))
             .map_or(self.buf.len(), |(off, _, _)| off);
         let mut entry = Vec::with_capacity(entry_size(member.len()));
-        push_varint(&mut entry, member.len() as u64);
+        varint::push(&mut entry, member.len());
         entry.extend_from_slice(member);
         entry.extend_from_slice(&score.to_le_bytes());
         self.buf.splice(at..at, entry);
