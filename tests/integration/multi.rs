@@ -338,11 +338,7 @@ fn client_pause_write_holds_an_exec_that_writes() {
 /// The incremental AOF of `s` (written at once with `appendfsync always`), with
 /// millisecond timestamps masked.
 fn aof_text(s: &ServerProcess) -> String {
-    let dir = s.dir.join("appendonlydir");
-    let incr = std::fs::read_dir(&dir)
-        .ok()
-        .and_then(|entries| entries.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(".incr.aof")));
-    let bytes = incr.and_then(|p| std::fs::read(p).ok()).unwrap_or_default();
+    let bytes = crate::support::persist::incr_aof_commands(&s.dir);
     let text = String::from_utf8_lossy(&bytes).replace("\r\n", " ");
     text.split(' ')
         .map(|w| if w.len() == 13 && w.bytes().all(|b| b.is_ascii_digit()) { "<ms>" } else { w })

@@ -414,13 +414,7 @@ fn script_effects_are_journaled_as_redis_propagates_them() {
         "0",
     ]);
     d.check(&["EVAL", "redis.set_repl(redis.REPL_NONE) redis.call('set', 'unreplicated', 1) redis.set_repl(redis.REPL_ALL) return redis.call('set', 'replicated', 1)", "0"]);
-    let aof = |dir: &std::path::Path| -> Vec<u8> {
-        let mut files: Vec<_> = std::fs::read_dir(dir.join("appendonlydir"))
-            .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".incr.aof")).collect())
-            .unwrap_or_default();
-        files.sort();
-        files.iter().flat_map(|p| std::fs::read(p).unwrap_or_default()).collect()
-    };
+    let aof = crate::support::persist::incr_aof_commands;
     let (ours, theirs) = (aof(&d.redoubt.dir), aof(&d.redis.dir));
     assert!(!theirs.is_empty(), "Redis wrote no AOF");
     assert_eq!(

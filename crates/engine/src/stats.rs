@@ -32,6 +32,10 @@ pub enum Stat {
     ClientOutputBufferLimitDisconnections,
     ActiveExpireCpuUs,
     EvictionCpuUs,
+    /// Bytes of the replication stream (and snapshots) received from our master and
+    /// sent to replicas.
+    NetReplInputBytes,
+    NetReplOutputBytes,
     /// Changes to the dataset (Redis's `server.dirty`), for save points.
     Dirty,
 }

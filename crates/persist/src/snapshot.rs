@@ -89,6 +89,9 @@ pub fn start(
     at_start: impl FnOnce(u64),
 ) -> io::Result<Arc<Snapshot>> {
     let dbs = engine.keyspace.databases();
+    // Before the shard locks: a replica's master link appends each command's bytes
+    // under this guard, so the offset read below always matches the data.
+    let _applying = engine.journal.apply_guard();
     let mut locked = engine.keyspace.lock_all();
     if engine.snapshot.active() {
         return Err(io::Error::other("a snapshot is already in progress"));
@@ -104,6 +107,7 @@ pub fn start(
     }
     let offset = engine.journal.offset();
     opts.repl_offset = offset;
+    opts.repl_stream_db = engine.journal.stream_db().unwrap_or(0);
     let now = redoubt_engine::clock::now_ms();
     let checksum = opts.checksum && format == Format::Rdb;
     let mut w = RdbWriter::new(io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, out), opts.compress, checksum);

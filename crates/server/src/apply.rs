@@ -83,7 +83,14 @@ pub fn apply(server: &Server, name: &str) -> Result<(), String> {
                     sk.output_limits[class][i].store(*v, Relaxed);
                 }
             }
+            // The replica class's hard limit caps what the backlog keeps for a replica.
+            crate::replication::apply_backlog_limits(server);
         }
+        "repl-backlog-size" | "repl-timeout" => crate::replication::apply_backlog_limits(server),
+        "replica-read-only" => server.replication.knobs.read_only.store(boolean(), Relaxed),
+        "replica-serve-stale-data" => server.replication.knobs.serve_stale_data.store(boolean(), Relaxed),
+        "min-replicas-to-write" => server.replication.knobs.min_replicas_to_write.store(int().max(0) as usize, Relaxed),
+        "min-replicas-max-lag" => server.replication.knobs.min_replicas_max_lag_s.store(int(), Relaxed),
         "slowlog-log-slower-than" => server.slowlog.set_threshold(int()),
         "slowlog-max-len" => server.slowlog.set_max_len(int().max(0) as usize),
         "latency-monitor-threshold" => server.latency.set_threshold_ms(int().max(0) as u64),

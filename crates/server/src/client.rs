@@ -242,6 +242,13 @@ pub struct ClientState {
     /// With `appendfsync always`: the journal offset this client's last write ends at,
     /// until its batch's replies are held for the fsync (`conn.rs`).
     pub aof_sync: Option<u64>,
+    /// What a replica told us with REPLCONF before PSYNC (`replication::master`).
+    pub replconf: crate::replication::master::Hello,
+    /// Set by PSYNC/SYNC: the connection is handed to replication once this command's
+    /// turn ends (`conn.rs`).
+    pub handoff: Option<crate::replication::master::SyncRequest>,
+    /// A WAIT in progress: the offset, the replicas wanted, the deadline.
+    pub wait: Option<crate::replication::wait::Pending>,
 }
 
 impl ClientState {
@@ -255,6 +262,9 @@ impl ClientState {
             tx: Default::default(),
             subs: Default::default(),
             aof_sync: None,
+            replconf: Default::default(),
+            handoff: None,
+            wait: None,
         }
     }
 }

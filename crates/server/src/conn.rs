@@ -52,13 +52,13 @@ pub enum Stream {
 }
 
 impl Stream {
-    async fn readable(&self) -> io::Result<()> {
+    pub(crate) async fn readable(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,
         }
     }
-    async fn writable(&self) -> io::Result<()> {
+    pub(crate) async fn writable(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.writable().await,
             Stream::Unix(s) => s.writable().await,
@@ -68,7 +68,7 @@ impl Stream {
     /// readiness flag is cleared right away: the next wait goes straight to epoll
     /// instead of costing one more `read` that would only return EAGAIN. (Tokio only
     /// clears readiness if no new event arrived meanwhile, so no wake-up is lost.)
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut got = 0usize;
         let mut read = || -> io::Result<usize> {
             let fd = match self {
@@ -95,7 +95,7 @@ impl Stream {
             r => r,
         }
     }
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_write(buf),
             Stream::Unix(s) => s.try_write(buf),
@@ -157,6 +157,12 @@ pub async fn serve(server: Arc<Server>, stream: Stream, client: Arc<ClientShared
     };
     if let Err(e) = conn.run().await {
         crate::verbose!("Client id={} closed: {e}", conn.client.id);
+    }
+    if let Some(request) = conn.state.handoff.take() {
+        // PSYNC/SYNC: from here on this socket carries the replication stream.
+        let hello = std::mem::take(&mut conn.state.replconf);
+        let input = std::mem::take(&mut conn.inbuf);
+        crate::replication::master::serve(&conn.server, &conn.stream, &conn.client, hello, request, input).await;
     }
     if conn.blocked.is_some() {
         crate::blocked::forget(&conn.server, &conn.client);

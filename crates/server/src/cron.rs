@@ -84,6 +84,7 @@ pub async fn run(server: Arc<Server>) {
     let mut cursor = ExpireCursor::new();
     let mut last_sample = Instant::now();
     let mut last_second = Instant::now();
+    let mut seconds = 0u64;
     loop {
         let hz = server.knobs.hz.load(Relaxed).clamp(1, 500);
         let tick = Duration::from_micros(1_000_000 / hz);
@@ -109,6 +110,8 @@ pub async fn run(server: Arc<Server>) {
         }
         if last_second.elapsed() >= Duration::from_secs(1) {
             close_idle_clients(&server);
+            seconds += 1;
+            crate::replication::cron(&server, seconds);
             last_second = Instant::now();
         }
     }

@@ -365,6 +365,9 @@ fn admit(server: &Server, state: &ClientState, client: &ClientShared, cmd: &Comm
             return Err(e);
         }
     }
+    if let Some(e) = crate::replication::gate::refuse(server, client, cmd) {
+        return Err(e);
+    }
     if let Some(e) = crate::pubsub::context_error(state, cmd.name()) {
         return Err(e);
     }

@@ -22,6 +22,7 @@
 //! - [`pubsub`]: subscriptions and message delivery, with the subscriber output limits
 //! - [`notify`]: keyspace notifications published from the events commands record
 //! - [`persistence`]: SAVE/BGSAVE, save points, loading at start-up, AOF
+//! - [`replication`]: master and replica links, PSYNC, REPLICAOF, ROLE, WAIT
 //! - [`scripting`]: EVAL, FCALL, SCRIPT, FUNCTION: how a Lua script runs against the keyspace
 //! - [`evict`]: maxmemory before commands
 //! - [`cron`]: periodic work
@@ -47,6 +48,7 @@ pub mod notify;
 pub mod pause;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod watch;

@@ -202,6 +202,7 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
         }
         return 1;
     }
+    crate::replication::start(&server);
     tokio::spawn(crate::cron::run(server.clone()));
     notice!("Ready to accept connections");
     if supervised == "systemd" || (supervised == "auto" && std::env::var("NOTIFY_SOCKET").is_ok()) {

@@ -64,6 +64,8 @@ pub struct Server {
     pub shutdown: Shutdown,
     /// Snapshots, the AOF, loading (`persistence/`).
     pub persistence: crate::persistence::Persistence,
+    /// Master and replica links, replication ids, WAIT (`replication/`).
+    pub replication: crate::replication::Replication,
     pub started: Instant,
     pub start_unix_ms: i64,
     /// A random 40-hex-digit id of this run (INFO's `run_id`).
@@ -108,6 +110,7 @@ impl Server {
             watches: Default::default(),
             shutdown: Shutdown::default(),
             persistence: Default::default(),
+            replication: Default::default(),
             started: Instant::now(),
             start_unix_ms: now,
             run_id: random_hex(40),
@@ -126,6 +129,7 @@ impl Server {
         let _ = server.me.set(Arc::downgrade(&server));
         crate::watch::install(&server);
         crate::persistence::install(&server);
+        crate::replication::install(&server);
         for d in crate::config::directives() {
             // Every directive's value reaches its runtime form once at start-up.
             if let Err(e) = crate::apply::apply(&server, d.name) {

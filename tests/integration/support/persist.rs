@@ -44,3 +44,47 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// The commands of an AOF directory's incremental files, in order, without the
+/// annotation lines (`#...`) that Redis's loader skips: Redoubt marks replication
+/// offsets with them, Redis writes `#TS:` ones with `aof-timestamp-enabled`.
+pub fn incr_aof_commands(dir: &Path) -> Vec<u8> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("appendonlydir"))
+        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".incr.aof")).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        out.extend(without_annotations(&bytes));
+    }
+    out
+}
+
+/// `aof` with the annotation lines between its commands left out.
+fn without_annotations(aof: &[u8]) -> Vec<u8> {
+    let line_end = |from: usize| aof[from..].iter().position(|&b| b == b'\n').map_or(aof.len(), |i| from + i + 1);
+    let number = |from: usize, to: usize| -> usize {
+        std::str::from_utf8(&aof[from..to]).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    };
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < aof.len() {
+        let end = line_end(pos);
+        if aof[pos] == b'#' {
+            pos = end;
+            continue;
+        }
+        // A command: its header, then each bulk's header and payload, copied whole.
+        let start = pos;
+        let count = if aof[pos] == b'*' { number(pos + 1, end) } else { 0 };
+        pos = end;
+        for _ in 0..count {
+            let header_end = line_end(pos);
+            let len = number(pos + 1, header_end);
+            pos = (header_end + len + 2).min(aof.len());
+        }
+        out.extend_from_slice(&aof[start..pos]);
+    }
+    out
+}

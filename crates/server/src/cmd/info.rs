@@ -104,20 +104,7 @@ pub fn section(server: &Server, name: &str) -> Option<String> {
         "memory" => memory_section(server, &mut f),
         "persistence" => crate::persistence::info(server, &mut f),
         "stats" => stats_section(server, &mut f),
-        "replication" => {
-            let (first, histlen) = server.engine.journal.backlog_range();
-            f("role", &"master");
-            f("connected_slaves", &0);
-            f("master_failover_state", &"no-failover");
-            f("master_replid", &server.run_id);
-            f("master_replid2", &"0000000000000000000000000000000000000000");
-            f("master_repl_offset", &server.engine.journal.offset());
-            f("second_repl_offset", &-1);
-            f("repl_backlog_active", &(server.engine.journal.enabled() as u8));
-            f("repl_backlog_size", &server.config.get_i64("repl-backlog-size"));
-            f("repl_backlog_first_byte_offset", &if histlen > 0 { first } else { 0 });
-            f("repl_backlog_histlen", &histlen);
-        }
+        "replication" => crate::replication::info::section(server, &mut f),
         "cpu" => {
             let (user, sys) = rusage(libc::RUSAGE_SELF);
             f("used_cpu_sys", &format!("{sys:.6}"));
@@ -282,16 +269,17 @@ fn stats_section(server: &Server, f: &mut Field) {
     f("instantaneous_ops_per_sec", &ops.ops_per_sec);
     f("total_net_input_bytes", &stats::total(Stat::NetInputBytes));
     f("total_net_output_bytes", &stats::total(Stat::NetOutputBytes));
-    f("total_net_repl_input_bytes", &0);
-    f("total_net_repl_output_bytes", &0);
+    f("total_net_repl_input_bytes", &stats::total(Stat::NetReplInputBytes));
+    f("total_net_repl_output_bytes", &stats::total(Stat::NetReplOutputBytes));
     f("instantaneous_input_kbps", &format!("{:.2}", ops.input_kbps));
     f("instantaneous_output_kbps", &format!("{:.2}", ops.output_kbps));
     f("instantaneous_input_repl_kbps", &"0.00");
     f("instantaneous_output_repl_kbps", &"0.00");
     f("rejected_connections", &stats::total(Stat::RejectedConnections));
-    f("sync_full", &0);
-    f("sync_partial_ok", &0);
-    f("sync_partial_err", &0);
+    let r = &server.replication;
+    f("sync_full", &r.sync_full.load(Relaxed));
+    f("sync_partial_ok", &r.sync_partial_ok.load(Relaxed));
+    f("sync_partial_err", &r.sync_partial_err.load(Relaxed));
     f("expired_keys", &stats::total(Stat::ExpiredKeys));
     f("expired_stale_perc", &"0.00");
     f("expired_time_cap_reached_count", &stats::total(Stat::ExpiredTimeCapReached));

@@ -46,6 +46,7 @@ pub static SERVER_COMMANDS: &[&[ServerCommand]] = &[
     crate::multi::COMMANDS,
     crate::persistence::commands::COMMANDS,
     crate::scripting::commands::COMMANDS,
+    crate::replication::commands::COMMANDS,
 ];
 
 pub use redoubt_engine::cmd::help_reply as help;

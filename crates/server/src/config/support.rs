@@ -42,11 +42,36 @@ pub fn support(name: &str) -> Support {
             NotApplicable("snapshots are written by a thread of their own and fsynced once, never blocking commands")
         }
         "sanitize-dump-payload" => NotApplicable("DUMP payloads are always validated in depth before use"),
-        "rdb-del-sync-files" => Pending(REPLICATION),
+        "replicaof"
+        | "masterauth"
+        | "masteruser"
+        | "replica-read-only"
+        | "replica-serve-stale-data"
+        | "repl-backlog-size"
+        | "repl-backlog-ttl"
+        | "repl-timeout"
+        | "repl-ping-replica-period"
+        | "min-replicas-to-write"
+        | "min-replicas-max-lag"
+        | "replica-priority"
+        | "replica-announce-ip"
+        | "replica-announce-port"
+        | "replica-announced" => Implemented,
+        // The defaults are what Redoubt does; other values are not honoured yet.
+        "replica-ignore-maxmemory" | "shutdown-timeout" | "rdb-del-sync-files" => Pending(REPLICATION),
+        "repl-diskless-sync" | "repl-diskless-sync-delay" | "repl-diskless-sync-max-replicas" => NotApplicable(
+            "a full sync always sends a fork-free snapshot written to disk (no fork to save, and one file serves every replica)",
+        ),
+        "repl-diskless-load" | "replica-lazy-flush" => NotApplicable(
+            "a replica always receives the whole snapshot and checks it before its data is replaced, so a failed transfer leaves the old data served",
+        ),
+        "repl-disable-tcp-nodelay" => NotApplicable("replication links always use TCP_NODELAY"),
+        "replica-ignore-disk-write-errors" | "propagation-error-behavior" => {
+            NotApplicable("commands from the master are applied whatever the outcome, as with Redis's defaults")
+        }
         n if n.starts_with("repl-") || n.starts_with("replica-") || n.starts_with("min-replicas-") => {
             Pending(REPLICATION)
         }
-        "replicaof" | "masterauth" | "masteruser" | "propagation-error-behavior" => Pending(REPLICATION),
         "hash-max-listpack-entries" | "hash-max-listpack-value" | "set-max-intset-entries" => Implemented,
         "zset-max-listpack-entries"
         | "zset-max-listpack-value"
@@ -67,7 +92,6 @@ pub fn support(name: &str) -> Support {
         // Background freeing matters for large collections, which arrive with the data
         // types; strings are freed at once either way.
         "lazyfree-lazy-server-del" | "lazyfree-lazy-user-del" => Pending(DATA_TYPES),
-        "shutdown-timeout" => Pending(REPLICATION),
         "always-show-logo" => NotApplicable("Redoubt prints no ASCII-art logo"),
         "activerehashing" => NotApplicable("each hash slot has its own small table, resized at once"),
         "activedefrag"

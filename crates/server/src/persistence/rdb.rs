@@ -47,7 +47,7 @@ pub fn save_options(server: &Server, aof_base: bool) -> SaveOptions {
         compress: server.config.get_bool("rdbcompression"),
         checksum: server.config.get_bool("rdbchecksum"),
         aof_base,
-        repl_id: server.run_id.clone(),
+        repl_id: server.replication.id(),
         repl_offset: 0,
         repl_stream_db: 0,
         policy: knobs.policy(),
@@ -214,6 +214,15 @@ pub fn save(server: &Server) -> Result<(), CmdError> {
 /// BGSAVE: starts a snapshot and writes it on a thread of its own. Errors when one
 /// is already running (the caller words the reply).
 pub fn bgsave(server: &Arc<Server>) -> io::Result<()> {
+    bgsave_with(server, None).map(|_| ())
+}
+
+/// Called when a background save has ended, with whether its file is complete.
+pub type SaveDone = Box<dyn FnOnce(bool) + Send>;
+
+/// BGSAVE that also tells `done` when the file is complete (a full sync from disk
+/// sends it to replicas then). Returns the snapshot's replication offset.
+pub fn bgsave_with(server: &Arc<Server>, done: Option<SaveDone>) -> io::Result<u64> {
     let p = &server.persistence;
     let mut job = p.job();
     if job.is_some() {
@@ -234,9 +243,14 @@ pub fn bgsave(server: &Arc<Server>) -> io::Result<()> {
     super::aof::snapshot_running(server, true);
     notice!("Background saving started by pid {}", std::process::id());
     let s = server.clone();
+    let offset = snap.offset;
     let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
         let result = guarded(&s, || complete(&s, &snap, ft));
+        let ok = result.is_ok();
         finish_bgsave(&s, result);
+        if let Some(done) = done {
+            done(ok);
+        }
     });
     if let Err(e) = spawned {
         // No thread: the snapshot was started, so end it here rather than leave the
@@ -246,7 +260,7 @@ pub fn bgsave(server: &Arc<Server>) -> io::Result<()> {
         p.last_bgsave_ok.store(false, Relaxed);
         return Err(e);
     }
-    Ok(())
+    Ok(offset)
 }
 
 /// Records the end of a background save (Redis's `backgroundSaveDoneHandler`).
@@ -403,15 +417,13 @@ pub async fn load_at_startup(server: &Arc<Server>) -> bool {
     result.is_ok()
 }
 
-/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back, all while every
-/// shard is locked for the load (so no client sees a partial dataset).
-pub fn debug_reload(server: &Server, save_first: bool, flush: bool, merge: bool) -> Result<(), CmdError> {
-    if save_first {
-        save(server)?;
-    }
+/// Empties every database and the function libraries, then loads the RDB at `path`,
+/// all while every shard is locked (no client sees a partial dataset). A file that
+/// fails half-way leaves the databases empty, never half loaded.
+pub fn replace_with_file(server: &Server, path: &Path) -> Result<LoadInfo, Logged> {
     let engine = &server.engine;
     let mut db = Db::new(engine, engine.keyspace.lock_all(), 0, redoubt_engine::clock::now_ms());
-    if flush {
+    let empty = |db: &mut Db<'_>| {
         for d in 0..engine.keyspace.databases() {
             db.before_write_db(d);
             for shard in 0..redoubt_engine::keyspace::SHARDS {
@@ -420,26 +432,36 @@ pub fn debug_reload(server: &Server, save_first: bool, flush: bool, merge: bool)
                 }
             }
         }
-    }
-    if flush {
-        // As Redis's emptyData: the libraries go with the keys, and come back from the file.
-        let _ = server.scripting.flush_functions();
-    }
-    let policy = if merge { RestorePolicy::Replace } else { RestorePolicy::Append };
-    let mut keys = DbSink { db: &mut db, merge };
-    let loaded = load_file(server, &mut ServerSink { server, inner: &mut keys, policy }, &dump_path(server));
+    };
+    empty(&mut db);
+    // As Redis's emptyData: the libraries go with the keys, and come back from the file.
+    let _ = server.scripting.flush_functions();
+    let mut keys = DbSink { db: &mut db, merge: false };
+    let loaded = load_file(server, &mut ServerSink { server, inner: &mut keys, policy: RestorePolicy::Append }, path);
     if loaded.is_err() {
-        // Never leave half a dataset behind as if it were whole.
-        for d in 0..engine.keyspace.databases() {
-            for shard in 0..redoubt_engine::keyspace::SHARDS {
-                if let Some(part) = db.shard_part(d, shard) {
-                    drop(part.take());
-                }
-            }
-        }
+        empty(&mut db);
+    }
+    loaded
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back, all while every
+/// shard is locked for the load (so no client sees a partial dataset).
+pub fn debug_reload(server: &Server, save_first: bool, flush: bool, merge: bool) -> Result<(), CmdError> {
+    if save_first {
+        save(server)?;
+    }
+    let loaded = if flush {
+        replace_with_file(server, &dump_path(server)).map(|_| ())
+    } else {
+        let engine = &server.engine;
+        let mut db = Db::new(engine, engine.keyspace.lock_all(), 0, redoubt_engine::clock::now_ms());
+        let policy = if merge { RestorePolicy::Replace } else { RestorePolicy::Append };
+        let mut keys = DbSink { db: &mut db, merge };
+        load_file(server, &mut ServerSink { server, inner: &mut keys, policy }, &dump_path(server)).map(|_| ())
+    };
+    if loaded.is_err() {
         return Err(CmdError::Static("ERR Error trying to load the RDB dump, check server logs."));
     }
-    drop(db);
     warning!("DB reloaded by DEBUG RELOAD");
     Ok(())
 }
