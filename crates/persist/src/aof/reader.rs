@@ -113,41 +113,68 @@ fn number(line: &[u8], prefix: u8) -> Option<u64> {
 /// What runs each command read: its arguments; an error stops the reading.
 pub type Exec<'a> = dyn FnMut(&[Vec<u8>]) -> Result<(), String> + 'a;
 
+/// What hears of the annotation lines (`#...`, which Redis's loader skips): each
+/// line (without its line end) with the bytes of the commands executed since the
+/// previous annotation; at the end of the input, `None` with the bytes since the
+/// last one. Replication offsets are recovered from these (`redoubt-server`).
+pub type Annotations<'a> = dyn FnMut(Option<&[u8]>, u64) + 'a;
+
 /// Reads commands from `input` (which holds at most `size` bytes from the current
 /// position), calling `exec` with each one's arguments. `start` is the offset of the
 /// current position in the file (after an RDB preamble), for the offsets reported.
-pub fn read_commands<R: BufRead>(input: R, start: u64, size: u64, exec: &mut Exec<'_>) -> Result<Ending, ReadError> {
+pub fn read_commands<R: BufRead>(
+    input: R,
+    start: u64,
+    size: u64,
+    exec: &mut Exec<'_>,
+    notes: &mut Annotations<'_>,
+) -> Result<Ending, ReadError> {
     let mut c = Counted { input, pos: start, limit: start + size };
     let mut valid_len = start;
+    // Bytes of the commands executed since the last annotation.
+    let mut executed = 0u64;
+    let ending = read_loop(&mut c, &mut valid_len, &mut executed, exec, notes);
+    notes(None, executed);
+    ending
+}
+
+fn read_loop<R: BufRead>(
+    c: &mut Counted<R>,
+    valid_len: &mut u64,
+    executed: &mut u64,
+    exec: &mut Exec<'_>,
+    notes: &mut Annotations<'_>,
+) -> Result<Ending, ReadError> {
     // A transaction's commands wait here until its EXEC arrives.
     let mut multi: Option<(u64, Vec<Vec<Vec<u8>>>)> = None;
     loop {
         let cmd_start = c.pos;
         let line = match c.line()? {
             Line::Eof => break,
-            Line::Partial => return Ok(truncated(valid_len, &multi)),
+            Line::Partial => return Ok(truncated(*valid_len, &multi)),
             Line::Text(t) => t,
         };
         if line.starts_with(b"#") {
-            valid_len = c.pos;
+            *valid_len = c.pos;
+            notes(Some(&line), std::mem::take(executed));
             continue;
         }
         let argc = match number(&line, b'*') {
             Some(n) if n >= 1 && n <= (c.limit - c.pos) / 4 + 1 => n,
-            Some(_) => return Ok(truncated(valid_len, &multi)),
+            Some(_) => return Ok(truncated(*valid_len, &multi)),
             None => return Err(ReadError::Format { offset: cmd_start }),
         };
         let mut args = Vec::with_capacity(argc as usize);
         for _ in 0..argc {
             let arg_line = match c.line()? {
                 Line::Text(t) => t,
-                Line::Eof | Line::Partial => return Ok(truncated(valid_len, &multi)),
+                Line::Eof | Line::Partial => return Ok(truncated(*valid_len, &multi)),
             };
             let len = number(&arg_line, b'$').ok_or(ReadError::Format { offset: cmd_start })?;
             let mut arg = Vec::new();
             let mut crlf = Vec::new();
             if !c.bytes(len, &mut arg)? || !c.bytes(2, &mut crlf)? {
-                return Ok(truncated(valid_len, &multi));
+                return Ok(truncated(*valid_len, &multi));
             }
             if crlf != b"\r\n" {
                 return Err(ReadError::Format { offset: cmd_start });
@@ -158,23 +185,25 @@ pub fn read_commands<R: BufRead>(input: R, start: u64, size: u64, exec: &mut Exe
         match (name.as_slice(), &mut multi) {
             (b"multi", None) => multi = Some((cmd_start, Vec::new())),
             (b"exec", Some(_)) => {
-                if let Some((_, queued)) = multi.take() {
+                if let Some((multi_start, queued)) = multi.take() {
                     for q in &queued {
                         exec(q).map_err(ReadError::Command)?;
                     }
+                    *executed += c.pos - multi_start;
                 }
-                valid_len = c.pos;
+                *valid_len = c.pos;
             }
             (_, Some((_, queued))) => queued.push(args),
             (_, None) => {
                 exec(&args).map_err(ReadError::Command)?;
-                valid_len = c.pos;
+                *executed += c.pos - cmd_start;
+                *valid_len = c.pos;
             }
         }
     }
     Ok(match multi {
         None => Ending::Clean,
-        Some(_) => truncated(valid_len, &multi),
+        Some(_) => truncated(*valid_len, &multi),
     })
 }
 
@@ -188,10 +217,11 @@ mod tests {
 
     fn run(input: &[u8]) -> (Result<Ending, ReadError>, Vec<String>) {
         let mut seen = Vec::new();
-        let r = read_commands(input, 0, input.len() as u64, &mut |a| {
+        let exec = &mut |a: &[Vec<u8>]| {
             seen.push(a.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>().join(" "));
             Ok(())
-        });
+        };
+        let r = read_commands(input, 0, input.len() as u64, exec, &mut |_, _| {});
         (r, seen)
     }
 
@@ -239,5 +269,33 @@ mod tests {
         assert!(matches!(r, Ok(Ending::Truncated { .. })));
         let (r, _) = run(b"*1\r\n$999999999999\r\nabc");
         assert!(matches!(r, Ok(Ending::Truncated { .. })));
+    }
+
+    #[test]
+    fn annotations_count_the_executed_bytes_between_them() {
+        let multi = b"*1\r\n$5\r\nMULTI\r\n";
+        let exec = b"*1\r\n$4\r\nEXEC\r\n";
+        let mut f = SET.to_vec();
+        f.extend_from_slice(b"#mark one\r\n");
+        f.extend_from_slice(multi);
+        f.extend_from_slice(SET);
+        f.extend_from_slice(exec);
+        f.extend_from_slice(b"#TS:123\r\n");
+        f.extend_from_slice(SET);
+        // An unfinished transaction at the end is not counted: it was not applied.
+        f.extend_from_slice(multi);
+        let mut notes: Vec<(Option<String>, u64)> = Vec::new();
+        let mut record = |l: Option<&[u8]>, n: u64| notes.push((l.map(|l| String::from_utf8_lossy(l).into()), n));
+        let r = read_commands(&f[..], 0, f.len() as u64, &mut |_| Ok(()), &mut record);
+        assert!(matches!(r, Ok(Ending::Truncated { in_multi: true, .. })));
+        let block = (multi.len() + SET.len() + exec.len()) as u64;
+        assert_eq!(
+            notes,
+            vec![
+                (Some("#mark one".into()), SET.len() as u64),
+                (Some("#TS:123".into()), block),
+                (None, SET.len() as u64)
+            ]
+        );
     }
 }

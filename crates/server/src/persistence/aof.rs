@@ -15,6 +15,7 @@
 //! done:       base N+1          incr M+1                      manifest: N+1, M+1
 //! ```
 
+use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use redoubt_engine::cmd::registry;
 use redoubt_engine::journal::JournalSink;
 use redoubt_engine::stats::{self, Stat};
 use redoubt_persist::aof::manifest::{base_name, incr_name, manifest_name, AofFile, Kind, Manifest};
+use redoubt_engine::journal::{parse_marker, Marker};
 use redoubt_persist::aof::reader::{read_commands, Ending, ReadError};
 use redoubt_persist::aof::writer::{AofWriter, Fsync, Level};
 use redoubt_persist::rdb::load::EngineSink;
@@ -125,11 +127,12 @@ pub fn load(server: &Server) -> Result<Loaded, Logged> {
     let start = Instant::now();
     let files: Vec<AofFile> = m.load_order().cloned().collect();
     let mut total = 0u64;
+    let end = RefCell::new(StreamEnd::default());
     for (i, f) in files.iter().enumerate() {
         let path = dir.join(&f.name);
         let last = i + 1 == files.len();
         let t = Instant::now();
-        match load_file(server, &path, &f.name, last) {
+        match load_file(server, &path, &f.name, last, &end) {
             Ok(FileLoad::Empty) => continue,
             Ok(FileLoad::Loaded) => {}
             Err(Logged) => return Err(Logged),
@@ -144,7 +147,42 @@ pub fn load(server: &Server) -> Result<Loaded, Logged> {
     aof.rewrite_base_size.store(total.max(base), Relaxed);
     *aof.manifest() = Some(m);
     notice!("DB loaded from append only file: {:.3} seconds", start.elapsed().as_secs_f64());
+    if let Some((id, offset, db)) = end.into_inner().position() {
+        // Where the replication stream stood at the AOF's end (a replica killed
+        // with -9 continues from there).
+        *server.persistence.loaded_repl.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, offset, db));
+    }
     Ok(Loaded::Ok)
+}
+
+/// The replication stream's position at the end of the loaded AOF, from the markers
+/// the journal writes (`redoubt_engine::journal::parse_marker`) and the bytes of the
+/// commands after the last one.
+#[derive(Default)]
+struct StreamEnd {
+    marker: Option<Marker>,
+    /// Stream bytes executed since the marker.
+    bytes: u64,
+    /// The database selected since the marker, if a SELECT came.
+    db: Option<usize>,
+}
+
+impl StreamEnd {
+    fn annotation(&mut self, line: Option<&[u8]>, executed: u64) {
+        self.bytes += executed;
+        if let Some(m) = line.and_then(parse_marker) {
+            self.marker = Some(m);
+            self.bytes = 0;
+            self.db = None;
+        }
+    }
+
+    /// (id, offset, db) at the end, if a marker was seen.
+    fn position(self) -> Option<(String, i64, i64)> {
+        let m = self.marker?;
+        let db = self.db.or(m.db).unwrap_or(0);
+        Some((m.id, (m.offset + self.bytes) as i64, db as i64))
+    }
 }
 
 /// A single `appendonly.aof` in `dir` (Redis before 7.0): loaded as the base of a new
@@ -155,7 +193,7 @@ fn load_old_style(server: &Server) -> Result<Loaded, Logged> {
         return Ok(Loaded::NotExist);
     }
     let start = Instant::now();
-    match load_file(server, &old, &prefix(server), true)? {
+    match load_file(server, &old, &prefix(server), true, &RefCell::new(StreamEnd::default()))? {
         FileLoad::Empty => return Ok(Loaded::NotExist),
         FileLoad::Loaded => {}
     }
@@ -174,7 +212,13 @@ enum FileLoad {
 }
 
 /// Loads one AOF file: an RDB preamble if it starts with "REDIS", then commands.
-fn load_file(server: &Server, path: &Path, name: &str, last: bool) -> Result<FileLoad, Logged> {
+fn load_file(
+    server: &Server,
+    path: &Path,
+    name: &str,
+    last: bool,
+    end: &RefCell<StreamEnd>,
+) -> Result<FileLoad, Logged> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -217,8 +261,15 @@ fn load_file(server: &Server, path: &Path, name: &str, last: bool) -> Result<Fil
     let mut db = 0usize;
     let mut out = ReplyBuf::new(Protocol::Resp2);
     let now = redoubt_engine::clock::now_ms();
-    let mut exec = |args: &[Vec<u8>]| replay(server, &mut db, &mut out, now, args);
-    match read_commands(&mut reader, start, size - start, &mut exec) {
+    let mut exec = |args: &[Vec<u8>]| {
+        let r = replay(server, &mut db, &mut out, now, args);
+        if args[0].eq_ignore_ascii_case(b"select") {
+            end.borrow_mut().db = Some(db);
+        }
+        r
+    };
+    let mut notes = |line: Option<&[u8]>, executed: u64| end.borrow_mut().annotation(line, executed);
+    match read_commands(&mut reader, start, size - start, &mut exec, &mut notes) {
         Ok(Ending::Clean) => Ok(FileLoad::Loaded),
         Ok(Ending::Truncated { valid_len, in_multi }) => truncated(server, path, name, last, valid_len, in_multi),
         Err(ReadError::Format { .. }) => {

@@ -14,7 +14,7 @@
 //! - [`wait`]: clients waiting in WAIT
 //! - [`gate`]: what a replica or a master short of replicas refuses (READONLY,
 //!   MASTERDOWN, NOREPLICAS)
-//! - [`restore`]: the replication id and offset back from the RDB at start-up
+//! - [`restore`]: the replication id and offset back from the RDB or AOF at start-up
 //! - [`info`]: INFO replication and ROLE
 //!
 //! Roles: a master records its stream once a replica has asked for it (Redis creates
@@ -248,7 +248,7 @@ pub fn start(server: &Arc<Server>) {
         (Some(host), Some(port)) => Some((host.to_string(), port)),
         _ => None,
     };
-    let restored = restore::from_loaded_rdb(server, master.is_some());
+    let restored = restore::from_loaded_data(server, master.is_some());
     if let Some((host, port)) = master {
         // Only a restored point lets a restarted replica ask to continue.
         follow_master(server, host, port, Some(restored));
