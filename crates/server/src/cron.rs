@@ -89,7 +89,7 @@ pub async fn run(server: Arc<Server>) {
         let hz = server.knobs.hz.load(Relaxed).clamp(1, 500);
         let tick = Duration::from_micros(1_000_000 / hz);
         tokio::time::sleep(tick).await;
-        if server.engine.knobs.active_expire.load(Relaxed) {
+        if server.engine.knobs.active_expire.load(Relaxed) && !server.pause.holds_writes() {
             let budget = tick * EXPIRE_SHARE_PERCENT as u32 / 100;
             let engine = server.clone();
             // The cycle holds shard locks for bounded stretches; run it off the async

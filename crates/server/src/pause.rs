@@ -41,6 +41,13 @@ impl Pause {
         self.active.store(true, Relaxed);
     }
 
+    /// True while writes are paused (active expiry waits too, as in Redis, so the
+    /// replication stream does not move under a failover).
+    pub fn holds_writes(&self) -> bool {
+        self.active.load(Relaxed)
+            && self.state.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|(_, until)| Instant::now() < until)
+    }
+
     pub fn stop(&self) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.active.store(false, Relaxed);

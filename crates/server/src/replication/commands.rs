@@ -22,6 +22,7 @@ pub static COMMANDS: &[ServerCommand] = &[
     ServerCommand { name: "replconf", handler: replconf },
     ServerCommand { name: "psync", handler: psync },
     ServerCommand { name: "sync", handler: sync },
+    ServerCommand { name: "failover", handler: failover },
 ];
 
 /// How often a WAIT looks at the replicas' acknowledgements.
@@ -134,8 +135,18 @@ fn sync_allowed(c: &Call) -> CmdResult {
     Ok(())
 }
 
-/// PSYNC replid offset: the connection becomes a replica's link (`master.rs`).
+/// PSYNC replid offset [FAILOVER]: the connection becomes a replica's link
+/// (`master.rs`). With FAILOVER, our master asks us to take its place first.
 fn psync(c: &mut Call) -> CmdResult {
+    if c.args.len() > 3 && c.args.get(3).eq_ignore_ascii_case(b"failover") && c.client.kind() != ClientType::Replica {
+        let r = &c.server.replication;
+        if !r.is_replica() || !c.args.get(1).eq_ignore_ascii_case(r.id().as_bytes()) {
+            return Err(CmdError::Static("ERR PSYNC FAILOVER replid must match my replid."));
+        }
+        super::unset_master(c.server);
+        let who = c.client.describe(redoubt_engine::clock::now_ms(), c.cmd.name());
+        notice!("MASTER MODE enabled (failover request from '{who}')");
+    }
     sync_allowed(c)?;
     let id = String::from_utf8_lossy(c.args.get(1)).into_owned();
     let offset = redoubt_resp::number::parse_i64(c.args.get(2));
@@ -147,6 +158,15 @@ fn psync(c: &mut Call) -> CmdResult {
 fn sync(c: &mut Call) -> CmdResult {
     sync_allowed(c)?;
     hand_over(c, SyncRequest { psync: None });
+    Ok(())
+}
+
+/// FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | ABORT.
+fn failover(c: &mut Call) -> CmdResult {
+    let args: Vec<&[u8]> = c.args.iter().skip(1).collect();
+    let parsed = redoubt_repl::failover::parse(&args).map_err(CmdError::Static)?;
+    super::failover::start(c.server, parsed).map_err(CmdError::Static)?;
+    c.out.ok();
     Ok(())
 }
 

@@ -65,7 +65,7 @@ pub fn section(server: &Server, f: &mut dyn FnMut(&str, &dyn std::fmt::Display))
             ),
         );
     }
-    f("master_failover_state", &"no-failover");
+    f("master_failover_state", &r.failover.state().name());
     let ids = r.ids();
     f("master_replid", &ids.id);
     f("master_replid2", &ids.id2);

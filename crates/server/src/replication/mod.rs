@@ -12,6 +12,7 @@
 //!   half-loaded dataset (a fresh keyspace swapped in, or the old data kept)
 //! - [`commands`]: REPLICAOF/SLAVEOF, ROLE, WAIT, REPLCONF, PSYNC/SYNC
 //! - [`wait`]: clients waiting in WAIT
+//! - [`failover`]: FAILOVER's run
 //! - [`gate`]: what a replica or a master short of replicas refuses (READONLY,
 //!   MASTERDOWN, NOREPLICAS)
 //! - [`restore`]: the replication id and offset back from the RDB or AOF at start-up
@@ -24,6 +25,7 @@
 //! into a master starts a new id and keeps the old one as the secondary (PSYNC2).
 
 pub mod commands;
+pub mod failover;
 pub mod gate;
 pub mod info;
 pub mod load;
@@ -130,6 +132,7 @@ pub struct Replication {
     pub knobs: ReplKnobs,
     /// Online replicas within `min-replicas-max-lag` (refreshed by the cron).
     pub good_replicas: AtomicUsize,
+    pub failover: failover::Failover,
     /// Offset at which a GETACK was last put in the stream (not repeated while
     /// nothing else was written).
     last_getack_end: AtomicU64,
@@ -154,6 +157,7 @@ impl Default for Replication {
             no_replicas_since_s: AtomicI64::new(redoubt_engine::clock::now_ms() / 1000),
             knobs: ReplKnobs::default(),
             good_replicas: AtomicUsize::new(0),
+            failover: Default::default(),
             last_getack_end: AtomicU64::new(u64::MAX),
         }
     }
@@ -430,6 +434,10 @@ fn feed_raw(server: &Server, bytes: &[u8]) {
 /// Asks the replicas to acknowledge (WAIT): `REPLCONF GETACK *` in the stream, unless
 /// one is already the last thing in it.
 pub fn request_acks(server: &Server) {
+    if server.replication.failover.holds_stream() {
+        // The failover's target must be able to acknowledge the exact end.
+        return;
+    }
     let end = server.engine.journal.offset();
     if server.replication.last_getack_end.load(Relaxed) == end {
         return;
@@ -454,7 +462,7 @@ pub fn cron(server: &Arc<Server>, ticks: u64) {
     let r = &server.replication;
     refresh_good_replicas(server);
     let period = server.config.get_i64("repl-ping-replica-period").max(1) as u64;
-    if ticks % period == 0 && r.replica_count() > 0 {
+    if ticks % period == 0 && r.replica_count() > 0 && !r.failover.holds_stream() {
         feed_raw(server, &redoubt_repl::protocol::command(&[b"PING"]));
     }
     server.engine.journal.trim_backlog();

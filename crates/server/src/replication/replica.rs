@@ -208,8 +208,14 @@ impl Link<'_> {
             notice!("Partial resynchronization not possible (no cached master)");
             ("?".to_string(), -1)
         };
-        let reply = self.exchange(&protocol::psync_command(&id, offset, false)).await?;
-        match PsyncReply::parse(&reply) {
+        let failover = r.failover.psync_flag();
+        let reply = self.exchange(&protocol::psync_command(&id, offset, failover)).await?;
+        let reply = PsyncReply::parse(&reply);
+        if failover && !matches!(reply, PsyncReply::Continue { .. } | PsyncReply::FullResync { .. }) {
+            super::failover::abort(server, &format!("The failover target refused to take over ({reply:?})"));
+            return Err("PSYNC FAILOVER refused".into());
+        }
+        match reply {
             PsyncReply::Continue { id } => {
                 notice!("Successful partial resynchronization with master.");
                 if let Some(id) = id {
