@@ -36,6 +36,7 @@
 //! - [`limits`]: maxclients, timeout, protected mode, AUTH, maxmemory, active expiry
 //! - [`aof`]: the AOF: kill -9 under writes, Redis interop both ways, rewrites, bad files
 //! - [`persistence`]: RDB files to and from Redis, BGSAVE under writes, SHUTDOWN, bad files
+//! - [`replication`]: full and partial syncs, restarts, failover, WAIT, stale and corrupt masters, chains; interop
 //! - [`scripting`]: EVAL/EVALSHA/SCRIPT: conversions, errors, libraries, journal, BUSY and SCRIPT KILL
 //! - [`functions`]: FUNCTION LOAD/LIST/DUMP/RESTORE..., FCALL, FUNCTION KILL
 //! - [`process`]: -v/-h, daemonize/pidfile/logfile, SIGTERM/SIGINT, SHUTDOWN
@@ -67,6 +68,7 @@ mod persistence;
 mod process;
 mod protocol;
 mod pubsub;
+mod replication;
 mod scripting;
 mod sets;
 mod sort;

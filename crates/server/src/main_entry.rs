@@ -254,7 +254,11 @@ async fn wait_for_shutdown(server: &Arc<Server>, signals: Signals) {
         };
         let flags = crate::persistence::ShutdownFlags::from_config(&server.config.get(directive));
         let s = server.clone();
-        let ready = tokio::task::spawn_blocking(move || crate::persistence::prepare_shutdown(&s, flags)).await;
+        let ready = tokio::task::spawn_blocking(move || {
+            crate::replication::wait_for_replicas(&s, false);
+            crate::persistence::prepare_shutdown(&s, flags)
+        })
+        .await;
         if matches!(ready, Ok(Ok(()))) {
             return;
         }

@@ -148,6 +148,22 @@ impl Spec {
         ServerProcess::start_spec(self)
     }
 
+    /// Starts the server on `port` instead of a fresh one: a restart where clients or
+    /// replicas still point at the port a stopped server had. No retry on another port,
+    /// so a clash panics.
+    pub fn start_on(self, port: u16) -> ServerProcess {
+        let mut server = ServerProcess::spawn(&self, port, make_dir(self.flavor.name()));
+        if let Err(why) = server.wait_ready(self.start_timeout) {
+            panic!(
+                "{} did not start on port {port} with {:?}: {why}\n{}",
+                self.flavor.name(),
+                self.args,
+                server.diagnostics()
+            );
+        }
+        server
+    }
+
     /// Spawns the server without waiting for it to answer (for start-up races). The
     /// port was free a moment ago; a clash shows up as an early exit.
     pub fn spawn(self) -> ServerProcess {

@@ -30,13 +30,13 @@ fn lastsave(c: &mut Call) -> CmdResult {
 /// save points exist (or SAVE is given) unless NOSAVE; if it fails the server keeps
 /// running and the command fails, unless FORCE.
 fn shutdown(c: &mut Call) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
+    let (mut save, mut nosave, mut abort, mut force, mut now) = (false, false, false, false, false);
     for a in c.args.iter().skip(1) {
         match a.to_ascii_lowercase().as_slice() {
             b"save" => save = true,
             b"nosave" => nosave = true,
             b"force" => force = true,
-            b"now" => {}
+            b"now" => now = true,
             b"abort" => abort = true,
             _ => return Err(err::SYNTAX),
         }
@@ -49,7 +49,11 @@ fn shutdown(c: &mut Call) -> CmdResult {
     }
     crate::warning!("User requested shutdown...");
     let flags = crate::persistence::ShutdownFlags { save, nosave, force };
-    if tokio::task::block_in_place(|| crate::persistence::prepare_shutdown(c.server, flags)).is_err() {
+    let ready = tokio::task::block_in_place(|| {
+        crate::replication::wait_for_replicas(c.server, now);
+        crate::persistence::prepare_shutdown(c.server, flags)
+    });
+    if ready.is_err() {
         return Err(CmdError::Static("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     c.server.request_shutdown(save, nosave);

@@ -46,6 +46,7 @@ fn resetstat(c: &mut Call) -> CmdResult {
     stats::reset();
     stats::reset_errors();
     c.server.slowlog.reset();
+    c.server.replication.reset_stats();
     c.out.ok();
     Ok(())
 }

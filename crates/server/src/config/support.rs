@@ -58,7 +58,8 @@ pub fn support(name: &str) -> Support {
         | "replica-announce-port"
         | "replica-announced" => Implemented,
         // The defaults are what Redoubt does; other values are not honoured yet.
-        "replica-ignore-maxmemory" | "shutdown-timeout" | "rdb-del-sync-files" => Pending(REPLICATION),
+        "shutdown-timeout" => Implemented,
+        "replica-ignore-maxmemory" | "rdb-del-sync-files" => Pending(REPLICATION),
         "repl-diskless-sync" | "repl-diskless-sync-delay" | "repl-diskless-sync-max-replicas" => NotApplicable(
             "a full sync always sends a fork-free snapshot written to disk (no fork to save, and one file serves every replica)",
         ),

@@ -25,9 +25,9 @@ use std::time::Instant;
 
 use redoubt_engine::cmd::registry;
 use redoubt_engine::journal::JournalSink;
+use redoubt_engine::journal::{parse_marker, Marker};
 use redoubt_engine::stats::{self, Stat};
 use redoubt_persist::aof::manifest::{base_name, incr_name, manifest_name, AofFile, Kind, Manifest};
-use redoubt_engine::journal::{parse_marker, Marker};
 use redoubt_persist::aof::reader::{read_commands, Ending, ReadError};
 use redoubt_persist::aof::writer::{AofWriter, Fsync, Level};
 use redoubt_persist::rdb::load::EngineSink;

@@ -103,7 +103,10 @@ async fn drive(server: Arc<Server>) {
                 let caught_up = r.replicas().into_iter().find(|l| {
                     l.is_online()
                         && l.ack_offset.load(Relaxed) >= end
-                        && run.target.as_ref().is_none_or(|(h, p)| l.ip.eq_ignore_ascii_case(h) && l.listening_port == *p as i64)
+                        && run
+                            .target
+                            .as_ref()
+                            .is_none_or(|(h, p)| l.ip.eq_ignore_ascii_case(h) && l.listening_port == *p as i64)
                 });
                 let target = match (caught_up, &run.target) {
                     (Some(l), _) => (l.ip.clone(), l.listening_port as u16),

@@ -220,8 +220,22 @@ impl Feeder<'_> {
         let journal = &self.server.engine.journal;
         let mut out: Vec<u8> = Vec::new();
         let mut sent = 0usize;
+        let over_limit = |link: &ReplicaLink| {
+            warning!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                link.client.describe(redoubt_engine::clock::now_ms(), "psync")
+            );
+            stats::incr(Stat::ClientOutputBufferLimitDisconnections);
+        };
         loop {
             if self.link.client.is_killed() {
+                return Ok(());
+            }
+            // While the socket is full the stream grows; once the backlog no longer
+            // holds what the replica still needs, it is cut off at once.
+            let (first, _) = journal.backlog_range();
+            if first.saturating_sub(1) > pos {
+                over_limit(self.link);
                 return Ok(());
             }
             if sent == out.len() {
@@ -229,11 +243,7 @@ impl Feeder<'_> {
                 out = match journal.read_from(pos, CHUNK_BYTES) {
                     Ok(b) => b,
                     Err(ReadError::Gone) => {
-                        warning!(
-                            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                            self.link.client.describe(redoubt_engine::clock::now_ms(), "psync")
-                        );
-                        stats::incr(Stat::ClientOutputBufferLimitDisconnections);
+                        over_limit(self.link);
                         return Ok(());
                     }
                     // Our stream restarted below the replica (we resynced from our
@@ -244,12 +254,13 @@ impl Feeder<'_> {
                 sent = 0;
             }
             let has_output = sent < out.len();
+            let seen = journal.offset();
             let more = std::future::poll_fn(|cx| {
-                if journal.offset() != pos {
+                if journal.offset() != seen {
                     return std::task::Poll::Ready(());
                 }
                 journal.wait(cx.waker());
-                if journal.offset() != pos {
+                if journal.offset() != seen {
                     std::task::Poll::Ready(())
                 } else {
                     std::task::Poll::Pending
@@ -272,7 +283,7 @@ impl Feeder<'_> {
                         Err(e) => return Err(e),
                     }
                 }
-                _ = more, if !has_output => {}
+                _ = more => {}
                 _ = self.link.client.wake.notified() => {}
                 _ = self.link.wake.notified() => {}
             }

@@ -234,6 +234,13 @@ impl Replication {
         lock(&self.master_client).clone()
     }
 
+    /// CONFIG RESETSTAT: the sync counters start again from zero.
+    pub fn reset_stats(&self) {
+        for c in [&self.sync_full, &self.sync_partial_ok, &self.sync_partial_err] {
+            c.store(0, Relaxed);
+        }
+    }
+
     fn set_master_client(&self, c: Arc<ClientShared>) {
         *lock(&self.master_client) = Some(c);
     }
@@ -481,4 +488,28 @@ pub fn cron(server: &Arc<Server>, ticks: u64) {
         server.engine.journal.clear_backlog();
         notice!("Replication backlog freed after {ttl} seconds without connected replicas.");
     }
+}
+
+/// Before a shutdown (Redis 7.0's `shutdown-timeout`): writes are paused and the
+/// replicas get up to the timeout to acknowledge everything, so that none is left
+/// behind and all can continue partially once we are back. Skipped with NOW.
+pub fn wait_for_replicas(server: &Server, now: bool) {
+    let r = &server.replication;
+    let timeout_s = server.config.get_i64("shutdown-timeout");
+    if now || timeout_s <= 0 || r.is_replica() || r.replica_count() == 0 {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s as u64);
+    server.pause.start(crate::pause::PauseMode::Write, deadline);
+    let end = server.engine.journal.offset();
+    notice!("Waiting for replicas before shutting down.");
+    while std::time::Instant::now() < deadline {
+        let behind = r.replicas().iter().filter(|l| l.ack_offset.load(Relaxed) < end).count();
+        if behind == 0 {
+            notice!("All replicas are in sync: ready to shut down.");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    warning!("Lagging replica(s) did not acknowledge everything before the shutdown timeout.");
 }
