@@ -6,6 +6,7 @@
 //! A `Db` holds the shard locks the dispatcher took for the command; a key outside
 //! them is a bug in the command's key spec, reported as an error, never a deadlock.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
 
 use redoubt_resp::request::{Args, OwnedArgs};
@@ -146,6 +147,28 @@ impl Changes {
         self.touched_dbs.extend(other.touched_dbs);
         self.events.extend(other.events);
         self.blocked = self.blocked.or(other.blocked);
+    }
+}
+
+thread_local! {
+    /// True while this thread applies a command from our master (a replica's link):
+    /// logically expired keys are then still there for it.
+    static FROM_MASTER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the commands this thread runs until the guard is dropped as coming from
+/// our master (see [`FROM_MASTER`]).
+pub fn from_master() -> FromMaster {
+    FROM_MASTER.with(|f| f.set(true));
+    FromMaster(())
+}
+
+/// [`from_master`]'s guard.
+pub struct FromMaster(());
+
+impl Drop for FromMaster {
+    fn drop(&mut self) {
+        FROM_MASTER.with(|f| f.set(false));
     }
 }
 
@@ -472,7 +495,9 @@ impl<'a> Db<'a> {
             return Ok(false);
         }
         if self.engine.knobs.is_replica.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(true);
+            // Hidden from clients; the master's own commands still see it (its DEL
+            // must find it), as in Redis.
+            return Ok(!FROM_MASTER.with(Cell::get));
         }
         self.with_dict(db, loc, |d| d.remove(loc.hash, key))?;
         stats::incr(Stat::ExpiredKeys);

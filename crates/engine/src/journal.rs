@@ -373,7 +373,8 @@ impl Journal {
     /// consumes the stream.
     pub fn append_raw(&self, bytes: &[u8], db: Option<usize>) {
         let mut inner = self.lock();
-        if !(inner.wanted || !inner.sinks.is_empty()) || bytes.is_empty() {
+        let recording = inner.wanted || !inner.sinks.is_empty();
+        if !recording || bytes.is_empty() {
             return;
         }
         if db.is_some() {

@@ -101,7 +101,8 @@ impl ReplIds {
         let Some(asked) = req.offset else { return Psync::Full(FullReason::BadOffset) };
         let ours = req.id.eq_ignore_ascii_case(&self.id);
         let second = req.id.eq_ignore_ascii_case(&self.id2) && self.id2 != NO_ID;
-        if !ours && !(second && asked <= self.second_offset) {
+        let shared_history = ours || (second && asked <= self.second_offset);
+        if !shared_history {
             return Psync::Full(if req.id == "?" {
                 FullReason::Requested
             } else if second {

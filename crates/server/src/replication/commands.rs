@@ -46,7 +46,7 @@ fn replicaof(c: &mut Call) -> CmdResult {
     }
     let port = redoubt_resp::number::parse_i64(port)
         .filter(|p| (0..=65535).contains(p))
-        .ok_or(CmdError::Static("ERR value is not an integer or out of range"))? as u16;
+        .ok_or(CmdError::Static("ERR Invalid master port"))? as u16;
     let host = String::from_utf8_lossy(host).into_owned();
     if r.master().is_some_and(|(h, p)| h.eq_ignore_ascii_case(&host) && p == port) {
         notice!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");

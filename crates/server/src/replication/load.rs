@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use crate::persistence::Logged;
 use crate::server::Server;
 use crate::{notice, warning};
 use redoubt_persist::rdb::load::KeySink;
@@ -145,11 +146,11 @@ impl KeySink for Discard {
 /// Replaces our dataset with the snapshot at `path`, the master's stream at `offset`
 /// under `id`; returns the database the stream is in there. On failure the old data
 /// stays (the file is checked before anything is flushed).
-pub fn replace_dataset(server: &Arc<Server>, path: &Path, id: &str, offset: u64) -> Result<usize, ()> {
+pub fn replace_dataset(server: &Arc<Server>, path: &Path, id: &str, offset: u64) -> Result<usize, Logged> {
     if let Err(e) = verify(server, path) {
         warning!("{e}");
         let _ = fs::remove_file(path);
-        return Err(());
+        return Err(Logged);
     }
     // The AOF restarts from the new data (Redis's stopAppendOnly / restartAOFAfterSYNC).
     let aof_on = server.persistence.aof.enabled.load(Relaxed);
@@ -162,7 +163,7 @@ pub fn replace_dataset(server: &Arc<Server>, path: &Path, id: &str, offset: u64)
         let loaded = crate::persistence::rdb::replace_with_file(server, path);
         let Ok(info) = loaded else {
             let _ = fs::remove_file(path);
-            return Err(());
+            return Err(Logged);
         };
         notice!("MASTER <-> REPLICA sync: Loading DB in memory");
         let db = info.repl_stream_db.filter(|d| *d >= 0).map_or(0, |d| d as usize);

@@ -469,7 +469,7 @@ pub fn cron(server: &Arc<Server>, ticks: u64) {
     let r = &server.replication;
     refresh_good_replicas(server);
     let period = server.config.get_i64("repl-ping-replica-period").max(1) as u64;
-    if ticks % period == 0 && r.replica_count() > 0 && !r.failover.holds_stream() {
+    if ticks.is_multiple_of(period) && r.replica_count() > 0 && !r.failover.holds_stream() {
         feed_raw(server, &redoubt_repl::protocol::command(&[b"PING"]));
     }
     server.engine.journal.trim_backlog();

@@ -280,7 +280,7 @@ impl Link<'_> {
         let loaded = tokio::task::spawn_blocking(move || load::replace_dataset(&s, &path, &id_owned, offset))
             .await
             .map_err(|_| "Loading the master's snapshot failed with an internal error".to_string())?;
-        let db = loaded.map_err(|()| {
+        let db = loaded.map_err(|_| {
             "Failed trying to load the MASTER synchronization DB from disk, check server logs.".to_string()
         })?;
         notice!("MASTER <-> REPLICA sync: Finished with success");
@@ -374,6 +374,7 @@ impl Applier {
             loop {
                 let flow = {
                     let _applying = journal.apply_guard();
+                    let _from_master = redoubt_engine::exec::from_master();
                     let now = redoubt_engine::clock::now_ms();
                     out.buf.clear();
                     let flow = dispatch(server, &mut self.state, client, args, &mut out, now);
