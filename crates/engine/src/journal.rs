@@ -219,12 +219,6 @@ impl Journal {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    /// True when the stream is being recorded at all (own or mirror).
-    pub fn recording(&self) -> bool {
-        let inner = self.lock();
-        inner.wanted || !inner.sinks.is_empty()
-    }
-
     fn refresh_enabled(&self, inner: &Inner) {
         let on = (inner.wanted || !inner.sinks.is_empty()) && !self.mirror.load(Ordering::Relaxed);
         self.enabled.store(on, Ordering::Relaxed);
@@ -395,14 +389,6 @@ impl Journal {
         }
     }
 
-    /// Forgets the selected database, so the next append starts with a SELECT (done
-    /// when a new consumer starts reading mid-stream). No effect in mirror mode.
-    pub fn reset_selected_db(&self) {
-        if !self.is_mirror() {
-            self.lock().selected_db = None;
-        }
-    }
-
     /// Runs `f` with the current offset while no append can happen, and starts the
     /// sinks' streams anew (a SELECT before the next command, a marker): the exact
     /// point where a consumer's stream is cut in two (an AOF rewrite's new incremental
@@ -427,21 +413,6 @@ impl Journal {
         for w in inner.wakers.drain(..) {
             w.wake();
         }
-    }
-
-    /// Puts `history`, the stream bytes that end at the current offset, into an empty
-    /// backlog (read back from the AOF at start-up, so that replicas that were behind
-    /// can still continue). Only the part the limits keep is stored.
-    pub fn seed_backlog(&self, history: &[u8]) {
-        let mut inner = self.lock();
-        if inner.backlog.len > 0 {
-            return;
-        }
-        let keep = history.len().min(inner.backlog.limits.min_bytes.max(inner.backlog.limits.max_bytes));
-        let now = crate::clock::now_ms();
-        inner.backlog.extend(&history[history.len() - keep..], now);
-        let end = inner.offset;
-        inner.backlog.trim(end, now);
     }
 
     /// Bytes from `offset` up to the current end, at most `max` of them.
@@ -476,11 +447,6 @@ impl Journal {
         for w in inner.wakers.drain(..) {
             w.wake();
         }
-    }
-
-    /// Changes the backlog's capacity to a plain ring of `capacity` bytes.
-    pub fn resize_backlog(&self, capacity: usize) {
-        self.set_backlog_limits(BacklogLimits::bytes(capacity));
     }
 
     /// Changes what the backlog keeps, dropping what it no longer needs.
@@ -815,16 +781,15 @@ mod tests {
     }
 
     #[test]
-    fn reset_and_seed() {
+    fn reset_restarts_the_stream_with_an_empty_backlog() {
         let j = Journal::new(1000);
         j.set_enabled(true);
         fill(&j, 10);
         j.reset(5000, Some(2));
         assert_eq!(j.offset(), 5000);
         assert_eq!(j.backlog_range(), (5001, 0));
-        j.seed_backlog(&[7u8; 3000]);
-        assert_eq!(j.backlog_range(), (4001, 1000));
-        assert_eq!(j.read_from(4999, 10).unwrap(), vec![7u8]);
+        assert_eq!(j.read_from(5000, 10).unwrap(), Vec::<u8>::new());
+        assert_eq!(j.read_from(4999, 10), Err(ReadError::Gone));
         assert_eq!(j.stream_db(), Some(2));
     }
 }

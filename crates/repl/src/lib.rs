@@ -12,7 +12,7 @@
 //!   snapshot preamble and EOF mark, REPLCONF options, ACK/GETACK frames
 //! - [`backlog`]: how much of the stream the backlog keeps (bytes, time, cap)
 //! - [`link`]: the link states INFO and ROLE report, the reconnect backoff
-//! - [`wait`]: WAIT's waiting clients and arguments
+//! - [`wait`]: WAIT's arguments
 //! - [`failover`]: FAILOVER's arguments, checks and states
 
 pub mod backlog;

@@ -236,13 +236,6 @@ impl Preamble {
         out
     }
 
-    /// The line a master sends before a diskless snapshot ending with `mark`.
-    pub fn eof_line(mark: &[u8; ID_LEN]) -> Vec<u8> {
-        let mut out = b"$EOF:".to_vec();
-        out.extend_from_slice(mark);
-        out.extend_from_slice(b"\r\n");
-        out
-    }
 }
 
 /// Follows the last bytes of a diskless transfer to see its end mark. The master
@@ -429,8 +422,8 @@ mod tests {
         assert_eq!(Preamble::parse(b"").unwrap(), None);
         assert_eq!(Preamble::parse(b"$1234").unwrap(), Some(Preamble::Sized(1234)));
         let mark = [b'm'; 40];
-        let line = Preamble::eof_line(&mark);
-        assert_eq!(Preamble::parse(&line[..line.len() - 2]).unwrap(), Some(Preamble::Eof(mark)));
+        let line = [&b"$EOF:"[..], &mark[..]].concat();
+        assert_eq!(Preamble::parse(&line).unwrap(), Some(Preamble::Eof(mark)));
         assert!(Preamble::parse(b"$-1").is_err());
         assert!(Preamble::parse(b"+OK").is_err());
         assert!(Preamble::parse(b"-ERR x").unwrap_err().0.contains("aborted"));
