@@ -1170,3 +1170,22 @@ fn expired_keys_are_hidden_on_replicas_until_the_master_deletes_them() {
 fn redis_oracle_expiry_on_replica() {
     scenario_expiry_on_replica(Flavor::Redis, Flavor::Redis);
 }
+
+/// While no replica is lost, the backlog holds `repl-backlog-size` (plus at most the
+/// block being filled), however much is written: the time window costs memory only
+/// after a replica lost its link.
+#[test]
+fn the_backlog_stays_within_its_size_while_replicas_keep_up() {
+    let master = start(Flavor::Redoubt, &["--repl-backlog-size", "16384"]);
+    let mut c = master.conn();
+    let replica = start_replica(Flavor::Redoubt, &master, &[]);
+    wait_caught_up(&master, &[&replica]);
+    let value = "z".repeat(10_000);
+    for i in 0..300 {
+        must(&mut c, &["SET", &format!("v:{}", i % 10), &value]);
+    }
+    wait_caught_up(&master, &[&replica]);
+    let histlen: u64 = repl_field(&master, "repl_backlog_histlen").parse().expect("histlen");
+    // 64 KB: the journal's backlog block.
+    assert!(histlen <= 16384 + 64 * 1024, "the backlog grew to {histlen} bytes");
+}

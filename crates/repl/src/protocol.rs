@@ -235,7 +235,6 @@ impl Preamble {
         out.extend_from_slice(b"\r\n");
         out
     }
-
 }
 
 /// Follows the last bytes of a diskless transfer to see its end mark. The master

@@ -78,9 +78,18 @@ pub async fn serve(
     });
     let name = format!("{}:{}", link.ip, link.listening_port);
     server.replication.add_replica(link.clone());
+    // The cursor holds the backlog from the start of what it may send until the
+    // replica has read it, so nothing it needs can be trimmed before the decision.
+    let journal = &server.engine.journal;
+    let (_, len) = journal.backlog_range();
+    let cursor = journal.cursor(journal.offset() - len as u64);
     let mut out = Feeder { server, stream, link: &link, input, parser: RequestParser::new() };
-    let result = out.run(&name, &request).await;
+    let result = out.run(&name, &request, &cursor).await;
     server.replication.remove_replica(&link);
+    // The backlog's time window opens before the cursor lets go of what the replica
+    // had not read, so it can come back for it.
+    super::apply_backlog_limits(server);
+    drop(cursor);
     match result {
         Ok(()) => notice!("Connection with replica {name} lost."),
         Err(e) => warning!("Connection with replica {name} lost: {e}"),
@@ -101,15 +110,12 @@ struct Feeder<'a> {
 }
 
 impl Feeder<'_> {
-    async fn run(&mut self, name: &str, request: &SyncRequest) -> io::Result<()> {
+    async fn run(&mut self, name: &str, request: &SyncRequest, cursor: &Cursor) -> io::Result<()> {
         let server = self.server;
         let r = &server.replication;
         let journal = &server.engine.journal;
         notice!("Replica {name} asks for synchronization");
-        // The cursor holds the backlog from here until the replica has read it, so
-        // nothing it needs can be trimmed between the decision and the first read.
-        let (first, len) = journal.backlog_range();
-        let cursor = journal.cursor(first.saturating_sub(1).max(journal.offset() - len as u64));
+        let len = journal.backlog_range().1;
         let decision = match &request.psync {
             Some((id, offset)) => {
                 let view =
@@ -139,12 +145,12 @@ impl Feeder<'_> {
                 notice!("Full resync requested by replica {name}");
                 r.sync_full.fetch_add(1, Relaxed);
                 ensure_backlog(server);
-                self.full_sync(name, request.psync.is_some(), &cursor).await?
+                self.full_sync(name, request.psync.is_some(), cursor).await?
             }
         };
         self.link.set_state(ReplicaState::Online);
         self.link.ack_time_ms.store(redoubt_engine::clock::now_ms(), Relaxed);
-        self.stream_from(start, &cursor).await
+        self.stream_from(start, cursor).await
     }
 
     /// Takes a snapshot, sends `+FULLRESYNC` and the file; returns the offset the

@@ -129,6 +129,9 @@ pub struct Replication {
     backlog_active: AtomicBool,
     /// Unix s since the last replica left (for `repl-backlog-ttl`).
     no_replicas_since_s: AtomicI64,
+    /// Unix ms when an online replica last lost its link: for a while after, the
+    /// backlog also keeps young bytes, so the replica can come back partially.
+    replica_lost_ms: AtomicI64,
     pub knobs: ReplKnobs,
     /// Online replicas within `min-replicas-max-lag` (refreshed by the cron).
     pub good_replicas: AtomicUsize,
@@ -155,6 +158,7 @@ impl Default for Replication {
             sync_partial_err: AtomicU64::new(0),
             backlog_active: AtomicBool::new(false),
             no_replicas_since_s: AtomicI64::new(redoubt_engine::clock::now_ms() / 1000),
+            replica_lost_ms: AtomicI64::new(i64::MIN / 2),
             knobs: ReplKnobs::default(),
             good_replicas: AtomicUsize::new(0),
             failover: Default::default(),
@@ -218,6 +222,9 @@ impl Replication {
     }
 
     fn remove_replica(&self, r: &Arc<ReplicaLink>) {
+        if r.is_online() {
+            self.replica_lost_ms.store(redoubt_engine::clock::now_ms(), Relaxed);
+        }
         let mut all = lock(&self.replicas);
         all.retain(|x| !Arc::ptr_eq(x, r));
         if all.is_empty() {
@@ -283,14 +290,22 @@ pub fn ensure_backlog(server: &Server) {
 }
 
 /// The journal's backlog limits from `repl-backlog-size`, `repl-timeout` and the
-/// replica output buffer limit.
+/// replica output buffer limit. Young bytes are kept beyond `repl-backlog-size` only
+/// while a replica that lost its link may still come back (the time window after the
+/// loss), so the backlog costs no more memory than Redis's the rest of the time.
 pub fn apply_backlog_limits(server: &Server) {
     let settings = BacklogSettings {
         size_bytes: server.config.get_i64("repl-backlog-size").max(0) as u64,
         timeout_s: server.config.get_i64("repl-timeout").max(1) as u64,
         replica_hard_limit_bytes: server.knobs.output_limits[1][0].load(Relaxed),
     };
-    server.engine.journal.set_backlog_limits(backlog::limits(&settings));
+    let mut limits = backlog::limits(&settings);
+    let since_loss = redoubt_engine::clock::now_ms() - server.replication.replica_lost_ms.load(Relaxed);
+    if since_loss > limits.window_ms {
+        limits.window_ms = 0;
+        limits.max_bytes = limits.min_bytes;
+    }
+    server.engine.journal.set_backlog_limits(limits);
 }
 
 /// Replaces the replication id (and with `keep_old`, keeps the current one as the
@@ -472,7 +487,8 @@ pub fn cron(server: &Arc<Server>, ticks: u64) {
     if ticks.is_multiple_of(period) && r.replica_count() > 0 && !r.failover.holds_stream() {
         feed_raw(server, &redoubt_repl::protocol::command(&[b"PING"]));
     }
-    server.engine.journal.trim_backlog();
+    // The time window opens and closes with replica losses (and trims as it does).
+    apply_backlog_limits(server);
     let ttl = server.config.get_i64("repl-backlog-ttl");
     let now_s = redoubt_engine::clock::now_ms() / 1000;
     if ttl > 0
