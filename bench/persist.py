@@ -10,108 +10,35 @@ Measures, alternating between the two servers, and reports Redoubt/Redis ratios
      of the memory before it (Redis: parent + fork child, PSS)    [<= 1.2x for Redoubt]
   4. redis-benchmark SET throughput with appendfsync always       [>= 1.0x]
 
-Python 3 standard library only; the helpers (RESP client, bulk loader, binary
-lookup) come from bench/run.py. Every server runs in its own temp dir, on a free
-loopback port, and is stopped by PID.
+Python 3 standard library only; the helpers (RESP client, server processes, bulk
+loader, binary lookup) come from bench/common.py. Every server runs in its own temp
+dir, on a free loopback port, and is stopped by PID.
 """
 
 import argparse
 import os
 import re
-import shlex
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (bench/run.py: shared helpers)
+import common  # noqa: E402  (bench/common.py: shared helpers)
+from common import SERVERS, Server, log  # noqa: E402
 
-SERVERS = ["redoubt", "redis"]
 START_TIMEOUT = 120.0  # seconds: a server loading a large dump answers -LOADING meanwhile
 SAVE_TIMEOUT = 600.0
 RSS_SAMPLE_S = 0.01
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-class PServer:
-    """One server in its own directory (kept across restarts: the dump stays)."""
-
-    LIVE = []
-
-    def __init__(self, kind, binary, directory, extra):
-        self.kind, self.binary, self.dir, self.extra = kind, binary, directory, extra
-        self.proc = None
-        self.port = None
-
-    def start(self, wait=True):
-        self.port = run.free_port()
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                "--daemonize", "no", "--protected-mode", "no", "--enable-debug-command", "yes",
-                "--logfile", os.path.join(self.dir, "server.log")] + self.extra  # fmt: skip
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(args, cwd=self.dir, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        PServer.LIVE.append(self)
-        if wait:
-            self.wait_ready()
-        return self
-
-    def wait_ready(self):
-        """Until PING answers PONG (not -LOADING); returns the seconds since start."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise run.BenchError("%s exited: %s" % (self.kind, self.log_tail()))
-            try:
-                c = run.Conn(self.port, timeout=5.0)
-                try:
-                    if c.call("PING") == b"PONG":
-                        return time.monotonic() - self.started
-                except run.BenchError:
-                    pass  # -LOADING
-                finally:
-                    c.close()
-            except OSError:
-                pass
-            time.sleep(0.005)
-        raise run.BenchError("%s: no PONG within %.0fs" % (self.kind, START_TIMEOUT))
-
-    def log_text(self):
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def log_tail(self, n=15):
-        return "\n".join(self.log_text().splitlines()[-n:])
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self in PServer.LIVE:
-            PServer.LIVE.remove(self)
-
-    @classmethod
-    def stop_all(cls):
-        for s in list(cls.LIVE):
-            try:
-                s.stop()
-            except Exception:
-                s.proc.kill()
+def pserver(opts, kind, directory, extra):
+    """A server in `directory` (kept across restarts: the dump stays), logging to
+    DIR/server.log; it may take START_TIMEOUT to load a dump."""
+    return Server(kind, opts.bin[kind], None, extra, directory=directory,
+                  start_timeout=START_TIMEOUT, stop_timeout=60.0, poll_s=0.005)  # fmt: skip
 
 
 def pss_bytes(pid):
@@ -142,19 +69,10 @@ def total_pss(pid):
     return pss_bytes(pid) + sum(pss_bytes(c) for c in children(pid))
 
 
-def wait_field(port, field, value, timeout=SAVE_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if run.info_field(port, "persistence", field) == value:
-            return
-        time.sleep(0.01)
-    raise run.BenchError("INFO %s never became %s" % (field, value))
-
-
 def load_seconds(log_text):
     m = re.findall(r"DB loaded from disk: ([0-9.]+) seconds", log_text)
     if not m:
-        raise run.BenchError("no 'DB loaded from disk' line in the log")
+        raise common.BenchError("no 'DB loaded from disk' line in the log")
     return float(m[-1])
 
 
@@ -162,36 +80,36 @@ def measure_save_and_load(opts, kind):
     """SAVE time of opts.keys keys, then the load time of that dump at start-up."""
     d = tempfile.mkdtemp(prefix="redoubt-pbench-%s-" % kind)
     try:
-        s = PServer(kind, opts.bin[kind], d, ["--save", ""]).start()
-        run.bulk_load(s.port, opts.keys)
-        c = run.Conn(s.port)
+        s = pserver(opts, kind, d, ["--save", ""]).start()
+        common.bulk_load(s.port, opts.keys)
+        c = common.Conn(s.port)
         t = time.monotonic()
         c.call("SAVE")
         save_s = time.monotonic() - t
         c.close()
         size = os.path.getsize(os.path.join(d, "dump.rdb"))
         s.stop()
-        s2 = PServer(kind, opts.bin[kind], d, ["--save", ""]).start(wait=False)
+        s2 = pserver(opts, kind, d, ["--save", ""]).start(wait=False)
         ready_s = s2.wait_ready()
         load_s = load_seconds(s2.log_text())
         s2.stop()
         return {"save_s": save_s, "load_s": load_s, "ready_s": ready_s, "dump_bytes": size}
     finally:
-        PServer.stop_all()
+        Server.stop_all()
         shutil.rmtree(d, ignore_errors=True)
 
 
 def writer_load(port, stop, nkeys, value):
     """Overwrites random keys, pipelined, until stopped: the write load during BGSAVE."""
-    c = run.Conn(port)
+    c = common.Conn(port)
     i = 0
     try:
         while not stop.is_set():
-            batch = b"".join(run.encode("SET", "key:%d" % ((i * 7919 + j * 104729) % nkeys), value) for j in range(100))
+            batch = b"".join(common.encode("SET", "key:%d" % ((i * 7919 + j * 104729) % nkeys), value) for j in range(100))
             c.sock.sendall(batch)
             c.skip_ok_replies(100)
             i += 1
-    except (OSError, run.BenchError):
+    except (OSError, common.BenchError):
         pass
     finally:
         c.close()
@@ -202,25 +120,25 @@ def measure_bgsave_memory(opts, kind):
     key gets overwritten, as a multiple of the memory just before."""
     d = tempfile.mkdtemp(prefix="redoubt-pbench-%s-" % kind)
     try:
-        s = PServer(kind, opts.bin[kind], d, ["--save", ""]).start()
-        c = run.Conn(s.port)
+        s = pserver(opts, kind, d, ["--save", ""]).start()
+        c = common.Conn(s.port)
         c.call("DEBUG", "POPULATE", str(opts.keys), "key", str(opts.value_size))
         time.sleep(opts.settle)
-        before = total_pss(s.proc.pid)
+        before = total_pss(s.pid)
         stop = threading.Event()
         value = b"v" * opts.value_size
         w = threading.Thread(target=writer_load, args=(s.port, stop, opts.keys, value), daemon=True)
         w.start()
         time.sleep(0.3)
-        peak = total_pss(s.proc.pid)
+        peak = total_pss(s.pid)
         c.call("BGSAVE")
         t = time.monotonic()
         while True:
-            peak = max(peak, total_pss(s.proc.pid))
-            if run.info_field(s.port, "persistence", "rdb_bgsave_in_progress") == 0:
+            peak = max(peak, total_pss(s.pid))
+            if common.info_field(s.port, "persistence", "rdb_bgsave_in_progress") == 0:
                 break
             if time.monotonic() - t > SAVE_TIMEOUT:
-                raise run.BenchError("BGSAVE did not finish")
+                raise common.BenchError("BGSAVE did not finish")
             time.sleep(RSS_SAMPLE_S)
         bgsave_s = time.monotonic() - t
         stop.set()
@@ -228,25 +146,20 @@ def measure_bgsave_memory(opts, kind):
         c.close()
         return {"before": before, "peak": peak, "ratio": peak / before, "bgsave_s": bgsave_s}
     finally:
-        PServer.stop_all()
+        Server.stop_all()
         shutil.rmtree(d, ignore_errors=True)
 
 
 def measure_always_set(opts, kind):
-    """redis-benchmark SET throughput with appendonly yes, appendfsync always."""
+    """redis-benchmark SET throughput with appendonly yes, appendfsync always:
+    -t set -c CLIENTS -n REQUESTS -r 100000 -d 16 (common.run_redis_benchmark)."""
     d = tempfile.mkdtemp(prefix="redoubt-pbench-%s-" % kind)
     try:
-        s = PServer(kind, opts.bin[kind], d, ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]).start()
-        cmd = [opts.redis_benchmark, "-p", str(s.port), "-t", "set", "-n", str(opts.requests), "-c",
-               str(opts.clients), "-r", "100000", "-d", "16", "--csv", "-q"]  # fmt: skip
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=SAVE_TIMEOUT).stdout
-        rows = [line for line in out.splitlines() if line.startswith('"SET"')]
-        if not rows:
-            raise run.BenchError("redis-benchmark printed no SET row: %r" % out[-300:])
-        rps = float(rows[-1].split(",")[1].strip('"'))
-        return {"rps": rps}
+        s = pserver(opts, kind, d, ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]).start()
+        row = common.run_redis_benchmark(opts, s, common.Test("SET", t="set"), 1, opts.requests, extra=["-d", "16"])
+        return {"rps": row["rps"], "p99_ms": row["p99_ms"], "cmd": row["cmd"]}
     finally:
-        PServer.stop_all()
+        Server.stop_all()
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -257,9 +170,7 @@ def median_ratio(results, key):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--redoubt", default=os.path.join(run.REPO, "target", "release", "redoubt-server"))
-    ap.add_argument("--redis", default="redis-server")
-    ap.add_argument("--redis-benchmark", default="redis-benchmark")
+    common.add_binary_args(ap)
     ap.add_argument("--keys", type=int, default=1000000, help="keys for SAVE/load (default 1000000)")
     ap.add_argument("--value-size", type=int, default=100, help="value bytes for the BGSAVE memory test")
     ap.add_argument("--rounds", type=int, default=3)
@@ -267,21 +178,18 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--settle", type=float, default=1.0)
     ap.add_argument("--only", choices=["save", "memory", "always"])
+    ap.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     opts = ap.parse_args()
+    opts.keyspace, opts.threads, opts.client_cpus = 100000, 0, None  # for common.run_redis_benchmark
     try:
-        opts.bin = {
-            "redoubt": run.resolve_binary(opts.redoubt, "redoubt-server", "cargo build --release -p redoubt-server"),
-            "redis": run.resolve_binary(opts.redis, "redis-server", "install Redis 7.0"),
-        }
-        opts.redis_benchmark = run.resolve_binary(opts.redis_benchmark, "redis-benchmark", "install Redis 7.0 tools")
-    except run.BenchError as e:
+        common.resolve_binaries(opts)
+    except common.BenchError as e:
         log("error: %s" % e)
         return 2
+    common.stop_on_signals()
+    cmdline = common.command_line()
     # One binary for the whole run, even if target/release is rebuilt meanwhile.
-    bindir = tempfile.mkdtemp(prefix="redoubt-pbench-bin-")
-    shutil.copy2(opts.bin["redoubt"], os.path.join(bindir, "redoubt-server"))
-    opts.bin["redoubt"] = os.path.join(bindir, "redoubt-server")
-    cmdline = "python3 " + shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    bindir = common.private_redoubt_copy(opts)
     parts = [opts.only] if opts.only else ["save", "memory", "always"]
     results = {p: [] for p in parts}
     try:
@@ -297,12 +205,13 @@ def main():
                     log("  %s" % row[kind])
                 results[p].append(row)
     except KeyboardInterrupt:
+        log("interrupted; stopping servers")
         return 130
-    except run.BenchError as e:
+    except common.BenchError as e:
         log("error: %s" % e)
         return 1
     finally:
-        PServer.stop_all()
+        Server.stop_all()
         shutil.rmtree(bindir, ignore_errors=True)
 
     lines = ["# Persistence: Redoubt / Redis 7.0 (median of %d rounds)" % opts.rounds, "", "`%s`" % cmdline, "",
@@ -323,7 +232,10 @@ def main():
         a = statistics.median(x for x, _ in pairs)
         b = statistics.median(y for _, y in pairs)
         lines.append("| SET rps, appendfsync always, -c %d | %.0f | %.0f | %.2fx | >= 1.0x |" % (opts.clients, a, b, r))
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
+    if not opts.no_save:
+        common.save_results(common.results_stamp("persist"), "\n".join(lines),
+                            {"command": cmdline, "options": vars(opts), "results": results})  # fmt: skip
     return 0
 
 
@@ -331,4 +243,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     finally:
-        PServer.stop_all()
+        Server.stop_all()

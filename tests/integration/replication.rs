@@ -1186,6 +1186,7 @@ fn the_backlog_stays_within_its_size_while_replicas_keep_up() {
     }
     wait_caught_up(&master, &[&replica]);
     let histlen: u64 = repl_field(&master, "repl_backlog_histlen").parse().expect("histlen");
-    // 64 KB: the journal's backlog block.
-    assert!(histlen <= 16384 + 64 * 1024, "the backlog grew to {histlen} bytes");
+    // Plus the journal's 64 KB backlog block being filled, and at most one 256 KB
+    // chunk the replica's sender had not passed when the last block was started.
+    assert!(histlen <= 16384 + 64 * 1024 + 256 * 1024, "the backlog grew to {histlen} bytes");
 }

@@ -183,6 +183,7 @@ async fn serve(config: Config, daemonize: bool) -> i32 {
     }
     log::set_role(b'M');
     notice!("Running mode=standalone, port={port}.");
+    crate::replication::configure(&server);
     warning!("Server initialized");
     if let Some(l) = unix {
         match UnixListener::from_std(l) {

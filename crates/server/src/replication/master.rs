@@ -36,6 +36,10 @@ const INPUT_MAX_BYTES: usize = 64 * 1024;
 /// How often a replica waiting for its snapshot gets a newline, so its read timeout
 /// does not fire (Redis does the same).
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
+/// How long the stream gathers after the first new byte before it is sent: one read
+/// and one write then carry many commands (Redis writes to replicas once per event
+/// loop turn, not once per command); a wake-up per command costs more than the data.
+const COALESCE: Duration = Duration::from_millis(1);
 /// How often a full sync looks again whether another snapshot has ended.
 const SNAPSHOT_RETRY: Duration = Duration::from_millis(100);
 
@@ -284,12 +288,23 @@ impl Feeder<'_> {
                         Ok(n) => {
                             sent += n;
                             stats::add(Stat::NetReplOutputBytes, n as u64);
+                            if sent == out.len() {
+                                // All of it is in the socket: the backlog may let go.
+                                cursor.advance(pos);
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return Err(e),
                     }
                 }
-                _ = more => {}
+                _ = more => {
+                    if !has_output {
+                        // Let the writers that are ready run first, so one read and
+                        // one write carry many commands (Redis writes to replicas once
+                        // per event-loop turn, not once per command).
+                        tokio::time::sleep(COALESCE).await;
+                    }
+                }
                 _ = self.link.client.wake.notified() => {}
                 _ = self.link.wake.notified() => {}
             }

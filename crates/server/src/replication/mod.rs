@@ -257,15 +257,30 @@ impl Replication {
     }
 }
 
-/// At start-up, once the data is loaded: the replication id and offset from the RDB,
-/// and the link to the master of the `replicaof` directive.
-pub fn start(server: &Arc<Server>) {
+/// The master of the `replicaof` directive, if one is configured.
+fn configured_master(server: &Server) -> Option<(String, u16)> {
     let configured = server.config.get("replicaof");
     let mut words = configured.split_whitespace();
-    let master = match (words.next(), words.next().and_then(|p| p.parse::<u16>().ok())) {
+    match (words.next(), words.next().and_then(|p| p.parse::<u16>().ok())) {
         (Some(host), Some(port)) => Some((host.to_string(), port)),
         _ => None,
-    };
+    }
+}
+
+/// At start-up, before the data is loaded: a configured replica is one already (INFO
+/// and ROLE say so while it loads, as Redis's do); its link starts in [`start`].
+pub fn configure(server: &Server) {
+    if let Some(master) = configured_master(server) {
+        *lock(&server.replication.master) = Some(master);
+        server.replication.set_link_state(LinkState::Connect);
+        crate::log::set_role(b'S');
+    }
+}
+
+/// At start-up, once the data is loaded: the replication id and offset from the RDB
+/// or AOF, and the link to the master of the `replicaof` directive.
+pub fn start(server: &Arc<Server>) {
+    let master = configured_master(server);
     let restored = restore::from_loaded_data(server, master.is_some());
     if let Some((host, port)) = master {
         // Only a restored point lets a restarted replica ask to continue.

@@ -82,7 +82,7 @@ async fn link(server: &Arc<Server>, generation: u64, host: &str, port: u16) -> L
     r.set_master_client(client.clone());
     server.clients.add(client.clone());
     notice!("Non blocking connect for SYNC fired the event.");
-    let mut link = Link { server, stream, input: Vec::new(), client, timeout, generation };
+    let mut link = Link { server, stream, input: Vec::new(), buf: vec![0; READ_BYTES], client, timeout, generation };
     r.set_link_state(LinkState::Handshake);
     let reply = link.exchange(&protocol::ping()).await?;
     if !protocol::ping_reply_ok(&reply) {
@@ -98,6 +98,8 @@ struct Link<'a> {
     stream: TcpStream,
     /// Bytes read but not used yet.
     input: Vec<u8>,
+    /// What each read lands in first.
+    buf: Vec<u8>,
     client: Arc<ClientShared>,
     timeout: Duration,
     generation: u64,
@@ -115,23 +117,29 @@ impl Link<'_> {
         Ok(())
     }
 
-    /// Reads more bytes into `input`, waiting at most the replication timeout. Safe to
-    /// cancel: nothing is added to `input` until bytes have arrived.
+    /// Reads more bytes into `input`, waiting at most the replication timeout.
     async fn fill(&mut self) -> LinkResult {
+        match tokio::time::timeout(self.timeout, self.read_some()).await {
+            Ok(r) => r,
+            Err(_) => Err("Timeout connecting to the MASTER...".into()),
+        }
+    }
+
+    /// Reads what the socket has into `input` (through the link's own buffer, so this
+    /// is safe to cancel: nothing is added until bytes have arrived).
+    async fn read_some(&mut self) -> LinkResult {
         self.check_current()?;
-        let mut buf = vec![0u8; READ_BYTES];
         let read = tokio::select! {
-            r = tokio::time::timeout(self.timeout, self.stream.read(&mut buf)) => Some(r),
+            r = self.stream.read(&mut self.buf) => Some(r),
             _ = self.client.wake.notified() => None,
         };
         let n = match read {
             None => return self.check_current(),
-            Some(Err(_)) => return Err("Timeout connecting to the MASTER...".into()),
-            Some(Ok(Err(e))) => return Err(format!("Error reading from MASTER: {e}")),
-            Some(Ok(Ok(0))) => return Err("MASTER closed the connection".into()),
-            Some(Ok(Ok(n))) => n,
+            Some(Err(e)) => return Err(format!("Error reading from MASTER: {e}")),
+            Some(Ok(0)) => return Err("MASTER closed the connection".into()),
+            Some(Ok(n)) => n,
         };
-        self.input.extend_from_slice(&buf[..n]);
+        self.input.extend_from_slice(&self.buf[..n]);
         redoubt_engine::stats::add(redoubt_engine::stats::Stat::NetReplInputBytes, n as u64);
         let now = redoubt_engine::clock::now_ms();
         self.server.replication.link.last_io_ms.store(now, Relaxed);
@@ -300,24 +308,25 @@ impl Link<'_> {
         let mut applier = Applier { state, parser: RequestParser::new(), pending: Vec::new(), closed: false };
         r.link.read_offset.store(journal.offset(), Relaxed);
         self.send(&protocol::ack_command(journal.offset())).await?;
-        let mut last_ack = Instant::now();
+        let mut tick = tokio::time::interval(ACK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let (used, ack_now) = applier.apply(server, &self.client, &self.input).await;
             self.input.drain(..used);
-            if ack_now || last_ack.elapsed() >= ACK_EVERY {
+            if ack_now {
                 self.send(&protocol::ack_command(journal.offset())).await?;
-                last_ack = Instant::now();
             }
             if applier.closed {
                 return Err("Protocol error in the stream from the MASTER".into());
             }
             tokio::select! {
-                r = self.fill() => r?,
-                _ = tokio::time::sleep(ACK_EVERY) => {
+                r = self.read_some() => r?,
+                _ = tick.tick() => {
                     let silent_ms = redoubt_engine::clock::now_ms() - r.link.last_io_ms.load(Relaxed);
                     if silent_ms > self.timeout.as_millis() as i64 {
                         return Err("MASTER timeout: no data nor PING received...".into());
                     }
+                    self.send(&protocol::ack_command(journal.offset())).await?;
                 }
             }
             // Everything received: what is applied, a transaction being held, and
