@@ -171,8 +171,12 @@ if A.kind == 'eval' then
   R.redis = readonly(api)
   R.__redis__err__handler = handler
   Pmeta.__index = R
-  -- KEYS and ARGV are new plain tables for every script, as in Redis.
-  out.set_args = function(keys, argv) R.KEYS, R.ARGV = keys, argv end
+  -- KEYS and ARGV are new plain tables for every script, as in Redis; set and run in
+  -- one call from Rust (each call across the boundary costs more than the Lua).
+  out.run_script = function(f, keys, argv)
+    R.KEYS, R.ARGV = keys, argv
+    return xpcall(f, handler)
+  end
 else
   -- A function library's code runs with only the loading API in sight; functions run
   -- with the full globals. Redis switches one metatable between the two; so do we.

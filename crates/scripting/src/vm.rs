@@ -75,7 +75,8 @@ impl Shared {
 pub struct Vm {
     pub lua: Lua,
     run: Function,
-    set_args: Option<Function>,
+    /// EVAL's entry: sets KEYS and ARGV, then runs the script under the handler.
+    run_script: Option<Function>,
     loading: Option<Function>,
     slot: Table,
     pub shared: Arc<Shared>,
@@ -137,7 +138,7 @@ impl Vm {
         lua.set_globals(out.get("P")?)?;
         let vm = Vm {
             run: out.get("run")?,
-            set_args: out.get("set_args")?,
+            run_script: out.get("run_script")?,
             loading: out.get("loading")?,
             slot,
             shared,
@@ -228,13 +229,9 @@ impl Vm {
                 |items: &[&[u8]]| items.iter().map(|s| self.lua.create_string(s)).collect::<mlua::Result<Vec<_>>>();
             let keys_t = self.lua.create_sequence_from(strings(keys)?)?;
             let args_t = self.lua.create_sequence_from(strings(args)?)?;
-            let ran: mlua::Result<(bool, Value)> = if is_function {
-                self.run.call((f.clone(), keys_t, args_t))
-            } else {
-                if let Some(set) = &self.set_args {
-                    set.call::<()>((keys_t, args_t))?;
-                }
-                self.run.call((f.clone(), Value::Nil, Value::Nil))
+            let ran: mlua::Result<(bool, Value)> = match &self.run_script {
+                Some(run_script) if !is_function => run_script.call((f, keys_t, args_t)),
+                _ => self.run.call((f.clone(), keys_t, args_t)),
             };
             let resp3 = self.shared.resp.load(Relaxed) == 3;
             let ended = match ran {
