@@ -1197,3 +1197,30 @@ fn the_backlog_stays_within_its_size_while_replicas_keep_up() {
         repl_field(&master, "repl_backlog_histlen").parse::<u64>().expect("histlen") <= bound
     });
 }
+
+fn scenario_min_replicas_follow_the_replicas(flavor: Flavor) {
+    let master = start(flavor, &["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+    let mut c = master.conn();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), b"-NOREPLICAS Not enough good replicas to write.\r\n");
+    let mut replica = start_replica(flavor, &master, &[]);
+    wait_link_up(&replica);
+    wait_for("writes accepted with a replica online", WAIT, || c.cmd(&["SET", "k", "v"]) == b"+OK\r\n");
+    wait_caught_up(&master, &[&replica]);
+    replica.signal(libc::SIGKILL);
+    replica.wait_exit(WAIT).expect("the replica survived SIGKILL");
+    wait_for("writes refused again", WAIT, || {
+        c.cmd(&["SET", "k", "w"]) == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    });
+    assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}
+
+#[test]
+fn min_replicas_to_write_follows_the_replicas() {
+    scenario_min_replicas_follow_the_replicas(Flavor::Redoubt);
+}
+
+#[test]
+#[ignore = "oracle: checks the test against real Redis 7.0"]
+fn redis_oracle_min_replicas_to_write_follows_the_replicas() {
+    scenario_min_replicas_follow_the_replicas(Flavor::Redis);
+}

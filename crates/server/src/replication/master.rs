@@ -90,6 +90,7 @@ pub async fn serve(
     let mut out = Feeder { server, stream, link: &link, input, parser: RequestParser::new() };
     let result = out.run(&name, &request, &cursor).await;
     server.replication.remove_replica(&link);
+    super::refresh_good_replicas(server);
     // The backlog's time window opens before the cursor lets go of what the replica
     // had not read, so it can come back for it.
     super::apply_backlog_limits(server);
@@ -154,6 +155,7 @@ impl Feeder<'_> {
         };
         self.link.set_state(ReplicaState::Online);
         self.link.ack_time_ms.store(redoubt_engine::clock::now_ms(), Relaxed);
+        super::refresh_good_replicas(server);
         self.stream_from(start, cursor).await
     }
 

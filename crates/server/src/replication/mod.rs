@@ -484,8 +484,9 @@ pub fn request_acks(server: &Server) {
 }
 
 /// Counts online replicas within `min-replicas-max-lag` (Redis's
-/// `refreshGoodSlavesCount`).
-fn refresh_good_replicas(server: &Server) {
+/// `refreshGoodSlavesCount`): once a second, and whenever a replica comes online or
+/// goes, so `min-replicas-to-write` follows at once.
+pub fn refresh_good_replicas(server: &Server) {
     let r = &server.replication;
     let max_lag = r.knobs.min_replicas_max_lag_s.load(Relaxed);
     let now = redoubt_engine::clock::now_ms();
