@@ -1224,3 +1224,22 @@ fn min_replicas_to_write_follows_the_replicas() {
 fn redis_oracle_min_replicas_to_write_follows_the_replicas() {
     scenario_min_replicas_follow_the_replicas(Flavor::Redis);
 }
+
+/// The soft limit: a replica that stays past it for longer than its seconds is cut
+/// off, even if the master writes nothing more meanwhile.
+#[test]
+fn a_replica_past_the_soft_output_limit_for_its_seconds_is_cut_off() {
+    let master = start(Flavor::Redoubt, &["--client-output-buffer-limit", "replica 0 262144 1"]);
+    let mut c = master.conn();
+    let mut replica = start_replica(Flavor::Redoubt, &master, &[]);
+    wait_caught_up(&master, &[&replica]);
+    replica.signal(libc::SIGSTOP);
+    let value = "s".repeat(100_000);
+    for i in 0..150 {
+        must(&mut c, &["SET", &format!("soft:{i}"), &value]);
+    }
+    wait_for("the replica to be cut off by the soft limit", WAIT, || repl_field(&master, "connected_slaves") == "0");
+    assert!(master.log().contains("for overcoming of output buffer limits"), "{}", master.log());
+    replica.signal(libc::SIGCONT);
+    wait_caught_up(&master, &[&replica]);
+}

@@ -40,6 +40,8 @@ const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
 /// and one write then carry many commands (Redis writes to replicas once per event
 /// loop turn, not once per command); a wake-up per command costs more than the data.
 const COALESCE: Duration = Duration::from_millis(1);
+/// How often a replica past its soft output limit is looked at again.
+const SOFT_LIMIT_CHECK: Duration = Duration::from_millis(100);
 /// How often a full sync looks again whether another snapshot has ended.
 const SNAPSHOT_RETRY: Duration = Duration::from_millis(100);
 
@@ -232,6 +234,8 @@ impl Feeder<'_> {
         let journal = &self.server.engine.journal;
         let mut out: Vec<u8> = Vec::new();
         let mut sent = 0usize;
+        // Since when the replica has been past the soft limit, if it is.
+        let mut soft_since: Option<Instant> = None;
         let over_limit = |link: &ReplicaLink| {
             warning!(
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -246,7 +250,8 @@ impl Feeder<'_> {
             // While the socket is full the stream grows; once the backlog no longer
             // holds what the replica still needs, it is cut off at once.
             let (first, _) = journal.backlog_range();
-            if first.saturating_sub(1) > pos {
+            let unsent = journal.offset().saturating_sub(pos - (out.len() - sent) as u64);
+            if first.saturating_sub(1) > pos || self.past_output_limit(unsent, &mut soft_since) {
                 over_limit(self.link);
                 return Ok(());
             }
@@ -309,8 +314,27 @@ impl Feeder<'_> {
                 }
                 _ = self.link.client.wake.notified() => {}
                 _ = self.link.wake.notified() => {}
+                // Past the soft limit, the clock runs even if nothing is written.
+                _ = tokio::time::sleep(SOFT_LIMIT_CHECK), if soft_since.is_some() => {}
             }
         }
+    }
+
+    /// `client-output-buffer-limit replica`: true when the stream the replica has not
+    /// taken (`unsent` bytes) is past the hard limit, or has been past the soft limit
+    /// for longer than its seconds.
+    fn past_output_limit(&self, unsent: u64, soft_since: &mut Option<Instant>) -> bool {
+        let [hard, soft, soft_s] = &self.server.knobs.output_limits[1];
+        let (hard, soft, soft_s) = (hard.load(Relaxed), soft.load(Relaxed), soft_s.load(Relaxed));
+        if hard > 0 && unsent > hard {
+            return true;
+        }
+        if soft == 0 || unsent <= soft {
+            *soft_since = None;
+            return false;
+        }
+        let since = *soft_since.get_or_insert_with(Instant::now);
+        since.elapsed() > Duration::from_secs(soft_s)
     }
 
     /// Reads what the replica sent: `REPLCONF ACK <offset>`; anything else is ignored,
