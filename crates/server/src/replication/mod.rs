@@ -110,6 +110,8 @@ pub struct Replication {
     ids: Mutex<ReplIds>,
     /// Our master's address, when we are a replica.
     master: Mutex<Option<(String, u16)>>,
+    /// Whether `master` is set, for the command path (no lock per command).
+    replica: AtomicBool,
     link_state: AtomicU8,
     /// Bumped whenever the master changes: a link task whose generation is stale stops.
     generation: AtomicU64,
@@ -146,6 +148,7 @@ impl Default for Replication {
         Replication {
             ids: Mutex::new(ReplIds::new(random_hex(redoubt_repl::ids::ID_LEN))),
             master: Mutex::new(None),
+            replica: AtomicBool::new(false),
             link_state: AtomicU8::new(LinkState::None as u8),
             generation: AtomicU64::new(0),
             link_wake: Notify::new(),
@@ -186,8 +189,15 @@ impl Replication {
         lock(&self.master).clone()
     }
 
+    /// Sets or clears our master's address; returns the one it replaces.
+    fn set_master_address(&self, master: Option<(String, u16)>) -> Option<(String, u16)> {
+        let mut m = lock(&self.master);
+        self.replica.store(master.is_some(), Relaxed);
+        std::mem::replace(&mut *m, master)
+    }
+
     pub fn is_replica(&self) -> bool {
-        lock(&self.master).is_some()
+        self.replica.load(Relaxed)
     }
 
     pub fn link_state(&self) -> LinkState {
@@ -271,7 +281,7 @@ fn configured_master(server: &Server) -> Option<(String, u16)> {
 /// and ROLE say so while it loads, as Redis's do); its link starts in [`start`].
 pub fn configure(server: &Server) {
     if let Some(master) = configured_master(server) {
-        *lock(&server.replication.master) = Some(master);
+        server.replication.set_master_address(Some(master));
         server.replication.set_link_state(LinkState::Connect);
         crate::log::set_role(b'S');
     }
@@ -382,7 +392,7 @@ pub fn set_master(server: &Arc<Server>, host: String, port: u16) {
 /// it for a partial resync (None: keep what we had).
 fn follow_master(server: &Arc<Server>, host: String, port: u16, cached: Option<bool>) {
     let r = &server.replication;
-    *lock(&r.master) = Some((host.clone(), port));
+    r.set_master_address(Some((host.clone(), port)));
     r.generation.fetch_add(1, Relaxed);
     r.link_wake.notify_waiters();
     if let Some(c) = r.master_client() {
@@ -421,7 +431,7 @@ fn follow_master(server: &Arc<Server>, host: String, port: u16, cached: Option<b
 /// continue partially.
 pub fn unset_master(server: &Arc<Server>) {
     let r = &server.replication;
-    if lock(&r.master).take().is_none() {
+    if r.set_master_address(None).is_none() {
         return;
     }
     r.generation.fetch_add(1, Relaxed);
