@@ -78,7 +78,15 @@ pub struct Config {
 
 /// The lower-case hex SHA1 of `data` (`redis.sha1hex`, script ids).
 pub fn sha1_hex(data: &[u8]) -> String {
-    sha1_smol::Sha1::from(data).digest().to_string()
+    // Every EVAL hashes its body: hex by table, not through `fmt`.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha1_smol::Sha1::from(data).digest().bytes();
+    let mut out = String::with_capacity(40);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 /// Figures INFO and FUNCTION STATS read without taking a Lua state's lock (which a
