@@ -79,8 +79,32 @@ pub struct Vm {
     run_script: Option<Function>,
     loading: Option<Function>,
     slot: Table,
+    /// `redis.call`'s entry into Rust, created once; it finds the running script's
+    /// host in `host`.
+    rt: Function,
+    host: Arc<HostSlot>,
     pub shared: Arc<Shared>,
     kind: Kind,
+}
+
+/// The host of the script that runs now, if one runs: set by [`Vm::call`] for the
+/// length of the call and cleared by [`HostSet`]'s drop, even on a panic.
+#[derive(Default)]
+struct HostSlot(std::cell::Cell<Option<std::ptr::NonNull<dyn Host + 'static>>>);
+
+// Safety: a Vm is used by one thread at a time (its owner holds the lock around it and
+// the script gate admits one script), and the slot is only read by `rt` while the
+// call that set it runs on that same thread.
+unsafe impl Send for HostSlot {}
+unsafe impl Sync for HostSlot {}
+
+/// Clears the host slot when the call ends.
+struct HostSet<'s>(&'s HostSlot);
+
+impl Drop for HostSet<'_> {
+    fn drop(&mut self) {
+        self.0 .0.set(None);
+    }
 }
 
 /// How a call ended, for the caller's statistics: whether the script raised an
@@ -136,11 +160,25 @@ impl Vm {
         args.set("raising", lua.create_function(|lua, f: Function| guard::raising(lua, f))?)?;
         let out: Table = lua.load(include_str!("prelude.lua")).set_name("=redoubt").call(args)?;
         lua.set_globals(out.get("P")?)?;
+        let host = Arc::new(HostSlot::default());
+        let rt = {
+            let (host, shared) = (host.clone(), shared.clone());
+            // One callback for every call of every script (creating one per script
+            // run cost more than the call itself).
+            lua.create_function(move |lua, args: MultiValue| match host.0.get() {
+                // Safety: set by `Vm::call` from a `&mut dyn Host` that outlives the
+                // Lua call this runs in; nothing else uses that host meanwhile.
+                Some(mut h) => runtime(lua, unsafe { h.as_mut() }, &shared, args),
+                None => Ok((api_error(lua, "redis.call/pcall can only be called inside a script invocation")?, true)),
+            })?
+        };
         let vm = Vm {
             run: out.get("run")?,
             run_script: out.get("run_script")?,
             loading: out.get("loading")?,
             slot,
+            rt,
+            host,
             shared,
             kind,
             lua,
@@ -221,10 +259,14 @@ impl Vm {
     ) -> Ended {
         self.shared.resp.store(2, Relaxed);
         self.shared.repl.store(3, Relaxed);
-        let shared = self.shared.clone();
-        let result = self.lua.scope(|scope| {
-            let rt = scope.create_function_mut(|lua, args: MultiValue| runtime(lua, &mut *host, &shared, args))?;
-            self.slot.raw_set("rt", rt)?;
+        let host: *mut (dyn Host + '_) = host;
+        // Safety: only the lifetime is erased; `HostSet` clears the slot before this
+        // function returns, so `rt` never sees the host after the borrow ends.
+        let host: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host) };
+        self.host.0.set(std::ptr::NonNull::new(host));
+        let _clear = HostSet(&self.host);
+        let result = (|| -> mlua::Result<Ended> {
+            self.slot.raw_set("rt", &self.rt)?;
             let strings =
                 |items: &[&[u8]]| items.iter().map(|s| self.lua.create_string(s)).collect::<mlua::Result<Vec<_>>>();
             let keys_t = self.lua.create_sequence_from(strings(keys)?)?;
@@ -244,9 +286,11 @@ impl Vm {
                 }
                 Err(e) => Ended::error(out, script_error(&Value::Error(Box::new(e)), name, gate)),
             };
-            self.slot.raw_set("rt", Value::Nil)?;
             Ok(ended)
-        });
+        })();
+        // Whatever happened, `redis.call` stops working with the call (a closure the
+        // script kept must not reach a host later).
+        let _ = self.slot.raw_set("rt", Value::Nil);
         result.unwrap_or_else(|e| Ended::error(out, format!("ERR Error running script {name}: {e}").into_bytes()))
     }
 
