@@ -102,6 +102,15 @@ pub struct Stats {
     pub functions_bytes: AtomicUsize,
 }
 
+// Safety: mlua is built without its `send` feature (which takes a lock on every Lua
+// API call), so its handles count references with `Rc`. Every Lua value — the state,
+// compiled scripts, library functions — is owned by an `EvalScripts` or a
+// `Functions` and never leaves it; those are reached only through `Scripting`'s
+// mutexes (or moved whole to a thread that drops them), so no two threads ever touch
+// the same state's values at once, and each lock hand-over orders their accesses.
+unsafe impl Send for eval::EvalScripts {}
+unsafe impl Send for functions::Functions {}
+
 /// Everything scripting keeps for the server: the gate, the EVAL state with its
 /// scripts, and the function libraries.
 pub struct Scripting {

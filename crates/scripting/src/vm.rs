@@ -6,6 +6,7 @@
 //! implements: the scripting layer knows Lua and Redis's conversion rules, the server
 //! knows commands, locks and the journal.
 
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -82,7 +83,7 @@ pub struct Vm {
     /// `redis.call`'s entry into Rust, created once; it finds the running script's
     /// host in `host`.
     rt: Function,
-    host: Arc<HostSlot>,
+    host: Rc<HostSlot>,
     pub shared: Arc<Shared>,
     kind: Kind,
 }
@@ -91,12 +92,6 @@ pub struct Vm {
 /// length of the call and cleared by [`HostSet`]'s drop, even on a panic.
 #[derive(Default)]
 struct HostSlot(std::cell::Cell<Option<std::ptr::NonNull<dyn Host + 'static>>>);
-
-// Safety: a Vm is used by one thread at a time (its owner holds the lock around it and
-// the script gate admits one script), and the slot is only read by `rt` while the
-// call that set it runs on that same thread.
-unsafe impl Send for HostSlot {}
-unsafe impl Sync for HostSlot {}
 
 /// Clears the host slot when the call ends.
 struct HostSet<'s>(&'s HostSlot);
@@ -160,7 +155,7 @@ impl Vm {
         args.set("raising", lua.create_function(|lua, f: Function| guard::raising(lua, f))?)?;
         let out: Table = lua.load(include_str!("prelude.lua")).set_name("=redoubt").call(args)?;
         lua.set_globals(out.get("P")?)?;
-        let host = Arc::new(HostSlot::default());
+        let host = Rc::new(HostSlot::default());
         let rt = {
             let (host, shared) = (host.clone(), shared.clone());
             // One callback for every call of every script (creating one per script
