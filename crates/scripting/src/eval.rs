@@ -9,6 +9,7 @@
 //! with SCRIPT LOAD are kept, as the client asked for them explicitly.
 
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::Function;
@@ -118,7 +119,7 @@ impl EvalScripts {
     }
 
     /// What the running script shares with the server (`redis.set_repl`).
-    pub fn shared(&self) -> Arc<Shared> {
+    pub fn shared(&self) -> Rc<Shared> {
         self.vm.shared.clone()
     }
 

@@ -8,6 +8,7 @@
 //! Function names are unique across libraries and looked up without regard to case.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,7 +202,7 @@ impl Functions {
     }
 
     /// What the running function shares with the server (`redis.set_repl`).
-    pub fn shared(&self) -> Arc<Shared> {
+    pub fn shared(&self) -> Rc<Shared> {
         self.vm.shared.clone()
     }
 

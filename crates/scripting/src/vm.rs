@@ -84,7 +84,7 @@ pub struct Vm {
     /// host in `host`.
     rt: Function,
     host: Rc<HostSlot>,
-    pub shared: Arc<Shared>,
+    pub shared: Rc<Shared>,
     kind: Kind,
 }
 
@@ -128,7 +128,7 @@ impl Vm {
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::default()) };
         lua.set_memory_limit(LUA_MEMORY_MAX_BYTES)?;
         let guards = guard::install(&lua)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Rc::new(Shared::default());
         let slot = lua.create_table()?;
         let args = lua.create_table()?;
         args.set("kind", if kind == Kind::Eval { "eval" } else { "functions" })?;
@@ -429,7 +429,7 @@ fn lua_number(v: &Value) -> Option<f64> {
 }
 
 /// The Rust primitives of the prelude that need no per-run state from the server.
-fn prims(lua: &Lua, cfg: &Config, shared: &Arc<Shared>) -> mlua::Result<Table> {
+fn prims(lua: &Lua, cfg: &Config, shared: &Rc<Shared>) -> mlua::Result<Table> {
     let p = lua.create_table()?;
     p.set(
         "errinfo",

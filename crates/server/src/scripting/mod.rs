@@ -124,7 +124,7 @@ pub struct ScriptHost<'a> {
     /// it can no longer be killed.
     dirty: bool,
     /// `redis.set_repl`, read through the Lua state's shared flags.
-    shared: Arc<redoubt_scripting::vm::Shared>,
+    shared: std::rc::Rc<redoubt_scripting::vm::Shared>,
     now_ms: i64,
 }
 
@@ -136,7 +136,7 @@ impl<'a> ScriptHost<'a> {
         db: usize,
         keys: &[&[u8]],
         limits: Limits,
-        shared: Arc<redoubt_scripting::vm::Shared>,
+        shared: std::rc::Rc<redoubt_scripting::vm::Shared>,
     ) -> ScriptHost<'a> {
         let now_ms = redoubt_engine::clock::now_ms();
         let mut state = ClientState::new(true);
