@@ -109,11 +109,21 @@ fn client_info_fields_match_redis() {
     let names = |f: &Vec<(String, String)>| f.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
     assert_eq!(names(&per_server[1]), names(&per_server[0]), "CLIENT INFO field names and order (left: redoubt)");
     // Fields whose values are determined by what the client did.
-    for key in
-        ["name", "age", "idle", "flags", "db", "sub", "psub", "ssub", "multi", "events", "cmd", "user", "redir", "resp"]
-    {
-        let get = |f: &Vec<(String, String)>| f.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        assert_eq!(get(&per_server[1]), get(&per_server[0]), "CLIENT INFO {key}= (left: redoubt, right: redis)");
+    let get = |f: &Vec<(String, String)>, key: &str| f.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    for key in ["name", "flags", "db", "sub", "psub", "ssub", "multi", "events", "cmd", "user", "redir", "resp"] {
+        assert_eq!(
+            get(&per_server[1], key),
+            get(&per_server[0], key),
+            "CLIENT INFO {key}= (left: redoubt, right: redis)"
+        );
+    }
+    // Seconds since the connection and its last command: a new connection's, so 0, or
+    // 1 when a second boundary fell in between (on either server).
+    for key in ["age", "idle"] {
+        for f in &per_server {
+            let v = get(f, key).and_then(|v| v.parse::<u64>().ok());
+            assert!(matches!(v, Some(0 | 1)), "CLIENT INFO {key}= of a new connection: {v:?}");
+        }
     }
 }
 
