@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::persist::{digest, persistence_info, Tmpfs, LIBRARY};
+use crate::support::persist::{digest, incr_files, persistence_info, Tmpfs, LIBRARY};
 use crate::support::{info_field, run_to_exit, temp_dir, text, wait_for, Conn, Flavor, ServerProcess, Spec};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -41,17 +41,6 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.expect("entry");
         fs::copy(e.path(), to.join(e.file_name())).expect("copy");
     }
-}
-
-/// The incremental files of an AOF directory, by name.
-fn incr_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir.join("appendonlydir"))
-        .expect("aof dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// The same mixed workload on any server.

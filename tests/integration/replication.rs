@@ -106,6 +106,17 @@ struct SyncStats {
     partial_err: i64,
 }
 
+impl SyncStats {
+    /// What changed from `before` to these counters.
+    fn since(self, before: SyncStats) -> SyncStats {
+        SyncStats {
+            full: self.full - before.full,
+            partial_ok: self.partial_ok - before.partial_ok,
+            partial_err: self.partial_err - before.partial_err,
+        }
+    }
+}
+
 fn sync_stats(s: &ServerProcess) -> SyncStats {
     let stats = info(s, "stats");
     let get = |name: &str| -> i64 {
@@ -638,11 +649,7 @@ fn scenario_write_burst_during_outage(master_flavor: Flavor, replica_flavor: Fla
     assert_eq!(digest(&master), digest(&replica));
     assert_eq!(repl_field(&master, "repl_backlog_size"), "16384");
     let after = sync_stats(&master);
-    SyncStats {
-        full: after.full - before.full,
-        partial_ok: after.partial_ok - before.partial_ok,
-        partial_err: after.partial_err - before.partial_err,
-    }
+    after.since(before)
 }
 
 /// Redoubt sizes its backlog by time as well as bytes: bytes younger than the
@@ -1017,11 +1024,7 @@ fn scenario_replica_killed_with_aof(master_flavor: Flavor, replica_flavor: Flavo
     let replica = start_replica(replica_flavor, &master, &args);
     wait_caught_up(&master, &[&replica]);
     let after = sync_stats(&master);
-    SyncStats {
-        full: after.full - before.full,
-        partial_ok: after.partial_ok - before.partial_ok,
-        partial_err: after.partial_err - before.partial_err,
-    }
+    after.since(before)
 }
 
 #[test]

@@ -45,16 +45,23 @@ impl Drop for Tmpfs {
     }
 }
 
+/// The incremental files of an AOF directory (`dir/appendonlydir`), by name.
+pub fn incr_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("appendonlydir"))
+        .expect("aof dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .collect();
+    v.sort();
+    v
+}
+
 /// The commands of an AOF directory's incremental files, in order, without the
 /// annotation lines (`#...`) that Redis's loader skips: Redoubt marks replication
 /// offsets with them, Redis writes `#TS:` ones with `aof-timestamp-enabled`.
 pub fn incr_aof_commands(dir: &Path) -> Vec<u8> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("appendonlydir"))
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".incr.aof")).collect())
-        .unwrap_or_default();
-    files.sort();
     let mut out = Vec::new();
-    for f in files {
+    for f in incr_files(dir) {
         let bytes = std::fs::read(&f).unwrap_or_default();
         out.extend(without_annotations(&bytes));
     }
