@@ -784,6 +784,25 @@ def private_redoubt_copy(opts):
     return bindir
 
 
+def run_rounds(bindir, rounds):
+    """Runs `rounds` (a function doing the measuring) and returns (status, its result).
+    Ctrl-C or a BenchError ends the run with exit status 130 or 1 (logged; result
+    None); status is None when it completed.  Either way every server is stopped and
+    the private binary copy (`private_redoubt_copy`) removed."""
+    try:
+        return None, rounds()
+    except KeyboardInterrupt:
+        log("interrupted; stopping servers")
+        return 130, None
+    except BenchError as e:
+        log("error: %s" % e)
+        return 1, None
+    finally:
+        Server.stop_all()
+        if bindir:
+            shutil.rmtree(bindir, ignore_errors=True)
+
+
 def raise_nofile(want):
     """Raises the RLIMIT_NOFILE soft limit to at least `want` (servers inherit it);
     BenchError when the hard limit is lower."""

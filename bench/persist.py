@@ -192,7 +192,8 @@ def main():
     bindir = common.private_redoubt_copy(opts)
     parts = [opts.only] if opts.only else ["save", "memory", "always"]
     results = {p: [] for p in parts}
-    try:
+
+    def rounds():
         for rnd in range(opts.rounds):
             # Alternate which server goes first, so drift on a shared machine cancels.
             order = SERVERS if rnd % 2 == 0 else SERVERS[::-1]
@@ -204,15 +205,10 @@ def main():
                     row[kind] = f(opts, kind)
                     log("  %s" % row[kind])
                 results[p].append(row)
-    except KeyboardInterrupt:
-        log("interrupted; stopping servers")
-        return 130
-    except common.BenchError as e:
-        log("error: %s" % e)
-        return 1
-    finally:
-        Server.stop_all()
-        shutil.rmtree(bindir, ignore_errors=True)
+
+    status, _ = common.run_rounds(bindir, rounds)
+    if status is not None:
+        return status
 
     lines = ["# Persistence: Redoubt / Redis 7.0 (median of %d rounds)" % opts.rounds, "", "`%s`" % cmdline, "",
              "| measure | Redoubt | Redis | ratio | target |", "|---|---|---|---|---|"]  # fmt: skip

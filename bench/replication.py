@@ -24,7 +24,6 @@ is bounded.  See bench/README.md for the method.
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import threading
@@ -410,7 +409,8 @@ def main():
     env = common.environment(opts, pinning)
     bindir = common.private_redoubt_copy(opts)
     results = []
-    try:
+
+    def rounds():
         for rnd in range(opts.rounds):
             order = opts.kinds if rnd % 2 == 0 else opts.kinds[::-1]
             row = {}
@@ -418,16 +418,10 @@ def main():
                 log("round %d: %s master + %s replica, %d keys" % (rnd + 1, kind, kind, opts.keys))
                 row[kind] = measure(opts, kind)
             results.append(row)
-    except KeyboardInterrupt:
-        log("interrupted; stopping servers")
-        return 130
-    except BenchError as e:
-        log("error: %s" % e)
-        return 1
-    finally:
-        Server.stop_all()
-        if bindir:
-            shutil.rmtree(bindir, ignore_errors=True)
+
+    status, _ = common.run_rounds(bindir, rounds)
+    if status is not None:
+        return status
 
     summary = summarize(opts, results)
     table = render(opts, cmdline, env, summary)

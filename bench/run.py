@@ -18,7 +18,6 @@ Python 3 standard library only.  See bench/README.md for the method.
 import argparse
 import os
 import random
-import shutil
 import socket
 import statistics
 import sys
@@ -51,6 +50,7 @@ from common import (  # noqa: E402  (bench/common.py: shared helpers)
     resolve_pinning,
     results_stamp,
     rss_bytes,
+    run_rounds,
     save_results,
     stop_on_signals,
 )
@@ -350,8 +350,8 @@ def main():
         k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(opts).items()}}  # fmt: skip
     bindir = private_redoubt_copy(opts)
 
-    tp = mem = None
-    try:
+    def rounds():
+        tp = mem = None
         if opts.only in (None, "throughput"):
             log("== throughput/latency, suite %s (%d rounds)" % (opts.suite, opts.rounds))
             tp = bench_throughput(opts, raw, tests)
@@ -359,16 +359,12 @@ def main():
             log("== memory, suite %s: %s (%d round(s))" % (
                 opts.suite, ", ".join(m[0] for m in measures), opts.mem_rounds))  # fmt: skip
             mem = bench_memory(opts, raw, measures)
-    except KeyboardInterrupt:
-        log("interrupted; stopping servers")
-        return 130
-    except BenchError as e:
-        log("error: %s" % e)
-        return 1
-    finally:
-        Server.stop_all()
-        shutil.rmtree(bindir, ignore_errors=True)
+        return tp, mem
 
+    status, measured = run_rounds(bindir, rounds)
+    if status is not None:
+        return status
+    tp, mem = measured
     raw["throughput"] = tp
     raw["memory"] = mem
     table = render(opts, cmdline, env, tp, mem)
