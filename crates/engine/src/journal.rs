@@ -449,17 +449,11 @@ impl Journal {
         }
     }
 
-    /// Changes what the backlog keeps, dropping what it no longer needs.
+    /// Changes what the backlog keeps, dropping what it no longer needs (called again
+    /// as time passes: what the time window keeps ages).
     pub fn set_backlog_limits(&self, limits: BacklogLimits) {
         let mut inner = self.lock();
         inner.backlog.limits = limits;
-        let end = inner.offset;
-        inner.backlog.trim(end, crate::clock::now_ms());
-    }
-
-    /// Drops what the backlog no longer needs (time passes without appends).
-    pub fn trim_backlog(&self) {
-        let mut inner = self.lock();
         let end = inner.offset;
         inner.backlog.trim(end, crate::clock::now_ms());
     }
@@ -734,18 +728,15 @@ mod tests {
         assert!((300_000..300_000 + BLOCK_BYTES).contains(&len), "{len}");
         // Old bytes: only the floor, unless a cursor needs them.
         let c = j.cursor(j.offset() - 50_000);
-        j.set_backlog_limits(BacklogLimits {
-            min_bytes: 1000,
-            window_ms: 0,
-            max_bytes: 1000,
-            cursor_cap_bytes: 100_000,
-        });
+        let bytes_only = BacklogLimits { min_bytes: 1000, window_ms: 0, max_bytes: 1000, cursor_cap_bytes: 100_000 };
+        j.set_backlog_limits(bytes_only);
         assert_eq!(j.backlog_range().1, 50_000);
+        // Setting the limits again trims (the server does it once a second).
         c.advance(j.offset() - 10_000);
-        j.trim_backlog();
+        j.set_backlog_limits(bytes_only);
         assert_eq!(j.backlog_range().1, 10_000);
         drop(c);
-        j.trim_backlog();
+        j.set_backlog_limits(bytes_only);
         assert_eq!(j.backlog_range().1, 1000);
     }
 
